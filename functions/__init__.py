@@ -1,0 +1,1 @@
+"""Deployable functions: each parses the request, calls the core, and responds."""

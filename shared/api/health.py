@@ -1,0 +1,34 @@
+"""Health: cheap, no auth, no store writes."""
+
+from __future__ import annotations
+
+from shared import http, wiring
+from shared.api import API
+from shared.models import HealthAnswer, ProviderHealth
+
+
+def _health(call: http.Call) -> http.Reply:
+    gw = wiring.gateway()
+    queued, running = gw.jobs.counts()
+    capacity = max(gw.settings.worker_concurrency, 1)
+    load = min((queued + running) / (capacity * 10), 1.0)
+    providers = [
+        ProviderHealth(name=p.name, modes=sorted(p.modes, key=lambda m: m.value))
+        for p in gw.providers.providers.values()
+    ]
+    answer = HealthAnswer(
+        status="ok" if providers else "degraded",
+        timestamp=gw.clock.now(),
+        load=round(load, 3),
+        queue_length=queued,
+        version=gw.settings.version,
+        providers=providers,
+    )
+    return http.Reply(answer)
+
+
+api = http.Api(
+    f"{API}/health",
+    [http.get(f"{API}/health", _health, answer=HealthAnswer, summary="Liveness, load and providers", tag="ops")],
+    wiring.settings,
+)

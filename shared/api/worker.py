@@ -1,0 +1,50 @@
+"""The worker: runs one job. Cloud Tasks calls it in production; the token guards it."""
+
+from __future__ import annotations
+
+import hmac
+
+from shared import errors, http, wiring
+from shared.api import API
+from shared.models import RunJobAnswer, RunJobRequest
+
+
+def _authorize(call: http.Call) -> None:
+    token = call.settings.tasks_token
+    supplied = (call.header("Authorization") or "").removeprefix("Bearer ").strip()
+    if token is None or not supplied or not hmac.compare_digest(supplied, token.get_secret_value()):
+        raise errors.Unauthorized("A valid task token is required.")
+
+
+def _run_job(call: http.Call) -> http.Reply:
+    _authorize(call)
+    gw = wiring.gateway()
+    body: RunJobRequest = call.body
+    from shared.jobs.dispatcher import worker_id
+
+    worker = worker_id()
+    job = gw.jobs.claim(body.job_id, worker, gw.clock.now(), gw.settings.lease_seconds)
+    if job is None:
+        current = gw.jobs.get(body.job_id)
+        if current is None:
+            raise errors.NotFound("No job with this id.")
+        # Already taken or finished: the task is done (Cloud Tasks must not retry it).
+        return http.Reply(RunJobAnswer(job_id=current.id, status=current.status))
+    outcome = gw.runner.run(job, worker)
+    return http.Reply(RunJobAnswer(job_id=job.id, status=outcome.status))
+
+
+api = http.Api(
+    f"{API}/tasks/run-job",
+    [
+        http.post(
+            f"{API}/tasks/run-job",
+            _run_job,
+            body=RunJobRequest,
+            answer=RunJobAnswer,
+            summary="Run one queued job (dispatcher target)",
+            tag="ops",
+        )
+    ],
+    wiring.settings,
+)

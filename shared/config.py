@@ -1,0 +1,91 @@
+"""The whole configuration surface: one ``Settings`` read from the environment.
+
+Secrets are ``SecretStr`` so they never print. README has the table of every setting.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+CsvList = Annotated[list[str], NoDecode]
+
+
+def _split_csv(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", frozen=True)
+
+    # process
+    environment: Literal["local", "test", "production"] = "local"
+    version: str = "0.1.0"
+    log_level: str = "INFO"
+    port: int = 8080
+    host: str = "127.0.0.1"
+    data_dir: Path = Path(".data")
+    public_base_url: str = ""
+
+    # store
+    store: Literal["sqlite", "firestore"] = "sqlite"
+    sqlite_path: Path | None = None
+
+    # media
+    media_backend: Literal["local", "s3"] = "local"
+    media_dir: Path | None = None
+    media_signing_key: SecretStr | None = None
+    media_url_ttl_seconds: int = Field(default=3600, ge=60, le=7 * 86400)
+
+    # http edges
+    cors_origins: CsvList = Field(default_factory=lambda: ["http://localhost:8080", "http://127.0.0.1:8080"])
+    max_json_bytes: int = 64 * 1024
+    max_upload_bytes: int = 10 * 1024 * 1024
+    max_image_side: int = 4096
+    max_prompt_chars: int = 4000
+
+    # jobs
+    dispatcher: Literal["inprocess", "none"] = "inprocess"
+    worker_concurrency: int = Field(default=4, ge=1, le=64)
+    provider_concurrency: int = Field(default=2, ge=1, le=64)
+    lease_seconds: float = Field(default=30.0, gt=0)
+    max_attempts: int = Field(default=3, ge=1)
+    dispatch_poll_seconds: float = Field(default=0.5, gt=0)
+    eta_default_seconds: float = 5.0
+    eta_window: int = 20
+    tasks_token: SecretStr | None = None
+
+    # providers
+    local_provider_enabled: bool = True
+    route_text_to_image: CsvList = Field(default_factory=list)
+    route_image_to_image: CsvList = Field(default_factory=list)
+    route_text_to_video: CsvList = Field(default_factory=list)
+    route_image_to_video: CsvList = Field(default_factory=list)
+    route_text: CsvList = Field(default_factory=list)
+    local_video_seconds: float = Field(default=2.0, gt=0, le=10)
+    local_video_fps: int = Field(default=12, ge=1, le=30)
+    local_delay_seconds: float = Field(default=0.0, ge=0, le=30)
+
+    _csv = field_validator(
+        "cors_origins",
+        "route_text_to_image",
+        "route_image_to_image",
+        "route_text_to_video",
+        "route_image_to_video",
+        "route_text",
+        mode="before",
+    )(_split_csv)
+
+    @cached_property
+    def resolved_sqlite_path(self) -> Path:
+        return self.sqlite_path or self.data_dir / "gateway.sqlite3"
+
+    @cached_property
+    def resolved_media_dir(self) -> Path:
+        return self.media_dir or self.data_dir / "media"

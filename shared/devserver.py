@@ -1,0 +1,114 @@
+"""The embedded default: every function, the site, and the dispatcher in ONE process.
+
+Each function is a real functions-framework app (as Cloud Functions runs it), mounted at its
+production path; the path is passed through whole, as hosting rewrites do. SIGTERM/SIGINT:
+stop claiming jobs, hand running jobs back to the queue, stop serving, exit.
+
+Run: ``python -m shared.devserver`` (``make dev`` does it).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import flask
+import functions_framework
+from werkzeug.serving import make_server
+
+from shared import errors, http, wiring
+
+ROOT = Path(__file__).resolve().parent.parent
+MOUNTS: dict[str, str] = {
+    "/api/v1/health": "health",
+    "/api/v1/generate/text-to-image": "generate_text_to_image",
+    "/api/v1/generate/image-to-image": "generate_image_to_image",
+    "/api/v1/generate/text-to-video": "generate_text_to_video",
+    "/api/v1/generate/image-to-video": "generate_image_to_video",
+    "/api/v1/generate/text": "generate_text",
+    "/api/v1/jobs": "jobs",
+    "/api/v1/tasks/run-job": "run_job",
+    "/api/v1/media": "media",
+    "/api/v1/openapi.json": "openapi",
+}
+log = logging.getLogger("gateway.devserver")
+
+
+def _site_app(site_dir: Path) -> flask.Flask:
+    app = flask.Flask("site", static_folder=None)
+
+    @app.route("/", defaults={"path": "index.html"})
+    @app.route("/<path:path>")
+    def site(path: str) -> Any:
+        if path.startswith("api/"):
+            return http.error_response(errors.NotFound(), "none")
+        target = site_dir / path
+        if target.is_dir():
+            path = f"{path.rstrip('/')}/index.html"
+        return flask.send_from_directory(site_dir, path)
+
+    return app
+
+
+class Mounted:
+    """WSGI: route by longest path prefix to each function's app, else to the site."""
+
+    def __init__(self, apps: dict[str, Any], fallback: Any) -> None:
+        self.apps = sorted(apps.items(), key=lambda item: len(item[0]), reverse=True)
+        self.fallback = fallback
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        path = environ.get("PATH_INFO", "")
+        for prefix, app in self.apps:
+            if path == prefix or path.startswith(prefix + "/"):
+                return app(environ, start_response)
+        return self.fallback(environ, start_response)
+
+
+def build_app(site_dir: Path = ROOT / "site") -> Mounted:
+    source = str(ROOT / "main.py")
+    apps = {
+        prefix: functions_framework.create_app(target=target, source=source, signature_type="http")
+        for prefix, target in MOUNTS.items()
+    }
+    return Mounted(apps, _site_app(site_dir))
+
+
+def serve() -> None:
+    gw = wiring.gateway()
+    settings = gw.settings
+    app = build_app()
+    server = make_server(settings.host, settings.port, app, threaded=True)
+    gw.dispatcher.start()
+    stopped = threading.Event()
+
+    def on_signal(signum: int, _frame: object) -> None:
+        log.info("shutting down", extra={"fields": {"signal": signum}})
+        stopped.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    thread = threading.Thread(target=server.serve_forever, name="http", daemon=True)
+    thread.start()
+    log.info(
+        "AiArt Gateway is listening",
+        extra={"fields": {"url": f"http://{settings.host}:{server.port}", "store": settings.store}},
+    )
+    print(f"AiArt Gateway ready on http://{settings.host}:{server.port}", file=sys.stderr, flush=True)
+    stopped.wait()
+    gw.dispatcher.stop()  # running jobs are back in the queue now
+    server.shutdown()
+    wiring.reset()
+    logging.shutdown()
+    # Worker threads may be inside a provider call; their jobs were handed back, so leave now
+    # instead of waiting for them (the interpreter would join them at exit).
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    serve()

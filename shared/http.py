@@ -1,0 +1,363 @@
+"""The single HTTP adapter every function goes through.
+
+It owns routing, CORS, request ids, body parsing with size limits, pydantic validation
+(-> 422 with details), the error envelope, and the structured access log. Handlers get a
+``Call`` and return a ``Reply`` (or a ready ``flask.Response`` for streams and files);
+they raise ``AppError`` subclasses and never format an error themselves.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import flask
+from pydantic import BaseModel, ValidationError
+from werkzeug import exceptions as wz
+from werkzeug.routing import Map, RequestRedirect, Rule
+
+from shared import errors
+from shared.config import Settings
+from shared.logging import log_fields, request_id_var, trace_var
+from shared.models import ErrorEnvelope
+
+log = logging.getLogger("gateway.http")
+
+BodyKind = Literal["json", "multipart", "none"]
+_RID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_DRAIN_CAP = 64 * 1024 * 1024
+DONATION_LINK = "/donate"
+EXPOSED = "RateLimit, RateLimit-Policy, Retry-After, X-Request-Id, Location"
+
+
+@dataclass(frozen=True)
+class Upload:
+    name: str
+    filename: str
+    content_type: str
+    data: bytes
+
+
+@dataclass
+class Call:
+    """Everything a handler may read about one request."""
+
+    request: flask.Request
+    request_id: str
+    settings: Settings
+    params: dict[str, str]
+    body: Any = None
+    files: dict[str, Upload] = field(default_factory=dict)
+
+    def header(self, name: str) -> str | None:
+        return self.request.headers.get(name)
+
+
+@dataclass
+class Reply:
+    model: BaseModel | None
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+Handler = Callable[[Call], "Reply | flask.Response"]
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    handler: Handler
+    body: type[BaseModel] | None = None
+    body_kind: BodyKind = "none"
+    answer: type[BaseModel] | None = None
+    status: int = 200
+    summary: str = ""
+    tag: str = "gateway"
+    answer_media: str = "application/json"
+
+
+# Every route of every Api, for the OpenAPI document.
+REGISTRY: list[Route] = []
+
+
+class Api:
+    """One deployable function's routes, mounted under ``base`` (e.g. ``/api/v1/jobs``)."""
+
+    def __init__(self, base: str, routes: Iterable[Route], settings: Callable[[], Settings]) -> None:
+        self.base = base.rstrip("/")
+        self.routes = list(routes)
+        self._settings = settings
+        self._map = Map(
+            [Rule(r.path, endpoint=i, methods=[r.method]) for i, r in enumerate(self.routes)],
+            strict_slashes=False,
+            merge_slashes=False,
+            redirect_defaults=False,
+        )
+        REGISTRY.extend(self.routes)
+
+    def _full_path(self, path: str) -> str:
+        # Behind hosting rewrites and on the local server the function sees the full path;
+        # called at its own Cloud Functions URL it sees only what follows the function name.
+        if path.startswith("/api/"):
+            return path
+        return (self.base + path).rstrip("/") or "/"
+
+    def __call__(self, request: flask.Request) -> flask.Response:
+        started = time.perf_counter()
+        settings = self._settings()
+        incoming = request.headers.get("X-Request-Id", "")
+        rid = incoming if _RID.match(incoming) else uuid.uuid4().hex
+        token = request_id_var.set(rid)
+        trace_token = trace_var.set(_trace(request))
+        origin = request.headers.get("Origin")
+        try:
+            if request.method == "OPTIONS":
+                response = _preflight(request, settings, origin)
+            else:
+                response = self._dispatch(request, rid, settings)
+        except errors.AppError as exc:
+            response = error_response(exc, rid)
+        except Exception:  # the last line of defence: log the stack, answer the envelope
+            log.exception("unhandled error")
+            response = error_response(errors.AppError(), rid)
+        finally:
+            request_id_var.reset(token)
+            trace_var.reset(trace_token)
+        response.headers["X-Request-Id"] = rid
+        _grant_cors(response, settings, origin)
+        log_fields(
+            log,
+            logging.INFO if response.status_code < 500 else logging.ERROR,
+            "request",
+            request_id=rid,
+            httpRequest={
+                "requestMethod": request.method,
+                "requestUrl": request.path,
+                "status": response.status_code,
+                "latency": f"{time.perf_counter() - started:.6f}s",
+                "remoteIp": request.remote_addr,
+            },
+        )
+        return response
+
+    def _dispatch(self, request: flask.Request, rid: str, settings: Settings) -> flask.Response:
+        adapter = self._map.bind("localhost", url_scheme="http")
+        try:
+            index, params = adapter.match(self._full_path(request.path), method=request.method)
+        except wz.MethodNotAllowed as exc:
+            raise errors.MethodNotAllowed(headers={"Allow": ", ".join(sorted(exc.valid_methods or []))}) from None
+        except wz.NotFound:
+            raise errors.NotFound() from None
+        except RequestRedirect:
+            raise errors.NotFound() from None
+        route = self.routes[index]
+        call = Call(request=request, request_id=rid, settings=settings, params=params)
+        try:
+            if route.body_kind == "json":
+                call.body = _validate(route.body, _read_json(request, settings.max_json_bytes))
+            elif route.body_kind == "multipart":
+                fields, call.files = _read_multipart(request, settings)
+                call.body = _validate(route.body, fields)
+            result = route.handler(call)
+        except wz.RequestEntityTooLarge:
+            raise errors.PayloadTooLarge() from None
+        except wz.HTTPException as exc:
+            raise errors.BadRequest(exc.description) from None
+        if isinstance(result, flask.Response):
+            return result
+        return json_response(result.model, result.status, result.headers)
+
+
+def _validate(model: type[BaseModel] | None, data: Any) -> Any:
+    if model is None:
+        return data
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise errors.ValidationFailed(details=_details(exc)) from None
+
+
+def _details(exc: ValidationError) -> list[dict[str, Any]]:
+    # No "input" and no "url": never echo a caller's (possibly huge) input back.
+    return [
+        {"loc": [str(p) for p in e["loc"]], "msg": e["msg"], "type": e["type"]}
+        for e in exc.errors(include_url=False, include_input=False, include_context=False)
+    ]
+
+
+def _drain(request: flask.Request) -> None:
+    """Read and drop an over-sized body in chunks so nothing large sits in memory."""
+    stream = request.stream
+    total = 0
+    while total < _DRAIN_CAP:
+        chunk = stream.read(65536)
+        if not chunk:
+            break
+        total += len(chunk)
+
+
+def _read_limited(request: flask.Request, limit: int) -> bytes:
+    if request.content_length is not None and request.content_length > limit:
+        _drain(request)
+        raise errors.PayloadTooLarge(f"The request body is larger than {limit // 1024} KiB.")
+    data = request.stream.read(limit + 1)
+    if len(data) > limit:
+        _drain(request)
+        raise errors.PayloadTooLarge(f"The request body is larger than {limit // 1024} KiB.")
+    return data
+
+
+def _read_json(request: flask.Request, limit: int) -> Any:
+    if request.mimetype != "application/json":
+        raise errors.UnsupportedMediaType("Send the request body as application/json.")
+    raw = _read_limited(request, limit)
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise errors.BadRequest("The request body is not valid JSON.") from None
+
+
+def _read_multipart(request: flask.Request, settings: Settings) -> tuple[dict[str, str], dict[str, Upload]]:
+    if request.mimetype != "multipart/form-data":
+        raise errors.UnsupportedMediaType("Send the image as multipart/form-data.")
+    limit = settings.max_upload_bytes + settings.max_json_bytes
+    if request.content_length is not None and request.content_length > limit:
+        _drain(request)
+        raise errors.PayloadTooLarge(f"The upload is larger than {settings.max_upload_bytes // (1024 * 1024)} MiB.")
+    request.max_content_length = limit
+    request.max_form_memory_size = settings.max_json_bytes
+    fields = {k: v for k, v in request.form.items()}
+    files: dict[str, Upload] = {}
+    for name, storage in request.files.items():
+        data = storage.read(settings.max_upload_bytes + 1)
+        if len(data) > settings.max_upload_bytes:
+            raise errors.PayloadTooLarge(f"The upload is larger than {settings.max_upload_bytes // (1024 * 1024)} MiB.")
+        files[name] = Upload(name, storage.filename or "", storage.mimetype or "", data)
+    return fields, files
+
+
+def json_response(model: BaseModel | None, status: int = 200, headers: dict[str, str] | None = None) -> flask.Response:
+    body = model.model_dump_json() if model is not None else ""
+    response = flask.Response(body, status=status, mimetype="application/json" if model else None)
+    response.headers["Cache-Control"] = "no-store"
+    for key, value in (headers or {}).items():
+        response.headers[key] = value
+    return response
+
+
+def error_response(exc: errors.AppError, request_id: str) -> flask.Response:
+    envelope = ErrorEnvelope(
+        error_type=exc.error_type,
+        message=exc.message,
+        retry_after=exc.retry_after,
+        donation_link=DONATION_LINK if exc.status in (429, 503) else None,
+        request_id=request_id,
+        details=exc.details,
+    )
+    headers = dict(exc.headers)
+    if exc.retry_after is not None:
+        headers["Retry-After"] = str(exc.retry_after)
+    return json_response(envelope, exc.status, headers)
+
+
+def _trace(request: flask.Request) -> str | None:
+    header = request.headers.get("X-Cloud-Trace-Context")
+    if not header:
+        return None
+    trace_id = header.split("/", 1)[0]
+    if not re.fullmatch(r"[0-9a-fA-F]{1,32}", trace_id):
+        return None
+    import os
+
+    project = os.environ.get("GOOGLE_CLOUD_PROJECT")
+    return f"projects/{project}/traces/{trace_id}" if project else trace_id
+
+
+def _allowed(settings: Settings, origin: str | None) -> bool:
+    return origin is not None and ("*" in settings.cors_origins or origin in settings.cors_origins)
+
+
+def _preflight(request: flask.Request, settings: Settings, origin: str | None) -> flask.Response:
+    response = flask.Response(status=204)
+    if _allowed(settings, origin):
+        response.headers["Access-Control-Allow-Methods"] = "GET, POST, PUT, DELETE, OPTIONS"
+        response.headers["Access-Control-Allow-Headers"] = "Content-Type, Authorization, Idempotency-Key, X-Request-Id"
+        response.headers["Access-Control-Max-Age"] = "3600"
+    return response
+
+
+def _grant_cors(response: flask.Response, settings: Settings, origin: str | None) -> None:
+    response.headers.add("Vary", "Origin")
+    if not _allowed(settings, origin):
+        return
+    assert origin is not None
+    response.headers["Access-Control-Allow-Origin"] = origin
+    response.headers["Access-Control-Allow-Credentials"] = "true"
+    response.headers["Access-Control-Expose-Headers"] = EXPOSED
+
+
+def get(
+    path: str,
+    handler: Handler,
+    *,
+    answer: type[BaseModel] | None = None,
+    summary: str = "",
+    tag: str = "gateway",
+    answer_media: str = "application/json",
+) -> Route:
+    return Route("GET", path, handler, answer=answer, summary=summary, tag=tag, answer_media=answer_media)
+
+
+def post(
+    path: str,
+    handler: Handler,
+    *,
+    body: type[BaseModel] | None = None,
+    body_kind: BodyKind = "json",
+    answer: type[BaseModel] | None = None,
+    status: int = 200,
+    summary: str = "",
+    tag: str = "gateway",
+) -> Route:
+    return Route(
+        "POST",
+        path,
+        handler,
+        body=body,
+        body_kind=body_kind if body else "none",
+        answer=answer,
+        status=status,
+        summary=summary,
+        tag=tag,
+    )
+
+
+def delete(
+    path: str, handler: Handler, *, answer: type[BaseModel] | None = None, summary: str = "", tag: str = "gateway"
+) -> Route:
+    return Route("DELETE", path, handler, answer=answer, summary=summary, tag=tag)
+
+
+def sse_response(
+    events: Iterable[tuple[str | None, dict[str, Any]]], headers: dict[str, str] | None = None
+) -> flask.Response:
+    """``text/event-stream``: one ``data:`` line per event, named events where given."""
+
+    def body() -> Iterable[str]:
+        for name, data in events:
+            prefix = f"event: {name}\n" if name else ""
+            yield f"{prefix}data: {json.dumps(data)}\n\n"
+
+    response = flask.Response(body(), mimetype="text/event-stream")
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Accel-Buffering"] = "no"
+    for key, value in (headers or {}).items():
+        response.headers[key] = value
+    return response

@@ -1,0 +1,1 @@
+"""Job lifecycle: submit, position/ETA, claim with leases, run, dispatch."""

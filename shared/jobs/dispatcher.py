@@ -1,0 +1,136 @@
+"""Dispatch: who runs queued jobs.
+
+``InProcessDispatcher`` is the embedded default: a claim loop plus a bounded worker pool in
+the server process. In production the worker is its own function driven by Cloud Tasks;
+``NullDispatcher`` leaves queued jobs for such an external driver.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from typing import Protocol
+
+from shared.clock import Clock
+from shared.jobs.runner import JobRunner, LeaseKeeper
+from shared.stores.base import Job, JobStore
+
+log = logging.getLogger("gateway.dispatch")
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class Dispatcher(Protocol):
+    def notify(self, job: Job) -> None: ...
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+class NullDispatcher:
+    def notify(self, job: Job) -> None:
+        pass
+
+    def start(self) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
+
+
+class InProcessDispatcher:
+    def __init__(
+        self,
+        store: JobStore,
+        runner: JobRunner,
+        leases: LeaseKeeper,
+        clock: Clock,
+        concurrency: int,
+        lease_seconds: float,
+        max_attempts: int,
+        poll_seconds: float,
+    ) -> None:
+        self.store = store
+        self.runner = runner
+        self.leases = leases
+        self.clock = clock
+        self.concurrency = concurrency
+        self.lease_seconds = lease_seconds
+        self.max_attempts = max_attempts
+        self.poll_seconds = poll_seconds
+        self.worker = worker_id()
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._slots = threading.BoundedSemaphore(concurrency)
+        self._pool: ThreadPoolExecutor | None = None
+        self._thread: threading.Thread | None = None
+        self._last_sweep = 0.0
+
+    def notify(self, job: Job) -> None:
+        self._wake.set()
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="job-worker")
+        self._thread = threading.Thread(target=self._loop, name="dispatcher", daemon=True)
+        self._thread.start()
+
+    def _sweep(self) -> None:
+        now = self.clock.now()
+        if now - self._last_sweep >= self.lease_seconds / 2:
+            self._last_sweep = now
+            moved = self.store.requeue_expired(now, self.max_attempts)
+            if moved:
+                log.info("expired leases swept", extra={"fields": {"jobs": moved}})
+
+    def _loop(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                self._sweep()
+                self._fill()
+            except Exception:
+                log.exception("dispatch loop error")
+            self._wake.wait(self.poll_seconds)
+            self._wake.clear()
+
+    def _fill(self) -> None:
+        assert self._pool is not None
+        while not self._stopping.is_set() and self._slots.acquire(blocking=False):
+            job = self.store.claim_next(self.worker, self.clock.now(), self.lease_seconds)
+            if job is None:
+                self._slots.release()
+                return
+            self.leases.hold(job.id, self.worker)
+            self._pool.submit(self._run, job)
+
+    def _run(self, job: Job) -> None:
+        try:
+            if not self._stopping.is_set():
+                self.runner.run(job, self.worker)
+        except Exception:
+            log.exception("worker error", extra={"fields": {"job_id": job.id}})
+        finally:
+            self._slots.release()
+            self._wake.set()
+
+    def stop(self) -> None:
+        """Graceful: stop claiming, hand running jobs back to the queue, let threads go."""
+        self._stopping.set()
+        self._wake.set()
+        for job_id, worker in self.leases.held().items():
+            if worker == self.worker and self.store.release(job_id, worker):
+                log.info("job released on shutdown", extra={"fields": {"job_id": job_id}})
+            self.leases.drop(job_id)
+        self.leases.stop()
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+        if self._thread is not None:
+            self._thread.join(timeout=2)

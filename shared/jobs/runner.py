@@ -1,0 +1,155 @@
+"""Running one claimed job: call the provider route, store the bytes, record the outcome.
+
+The runner holds a lease while it works; ``LeaseKeeper`` renews every lease this process
+holds, so a killed process's jobs expire and go back to the queue.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from shared.clock import Clock
+from shared.media import EXTENSIONS, MediaStore
+from shared.models import JobStatus
+from shared.providers.base import ErrorKind, GenerationRequest, JobContext, ProviderError
+from shared.providers.router import ProviderRouter
+from shared.stores.base import Job, JobStore, Outcome
+
+log = logging.getLogger("gateway.jobs")
+
+_USER_ERRORS = {
+    ErrorKind.MODERATION: (
+        "content_policy",
+        "The provider refused this prompt or image under its content policy. Try rewording it.",
+    ),
+    ErrorKind.BAD_REQUEST: ("bad_request", "The provider could not process this request."),
+    ErrorKind.AUTH: ("provider_auth", "The provider rejected the API key used for this job."),
+}
+_UNAVAILABLE = ("provider_unavailable", "No provider could complete this job right now. Please try again later.")
+
+
+class LeaseKeeper:
+    """Renews the leases of the jobs this process is running, on one background thread."""
+
+    def __init__(self, store: JobStore, clock: Clock, lease_seconds: float) -> None:
+        self.store = store
+        self.clock = clock
+        self.lease_seconds = lease_seconds
+        self._held: dict[str, str] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def hold(self, job_id: str, worker: str) -> None:
+        with self._lock:
+            self._held[job_id] = worker
+            if self._thread is None or not self._thread.is_alive():
+                self._stop.clear()
+                self._thread = threading.Thread(target=self._loop, name="lease-keeper", daemon=True)
+                self._thread.start()
+
+    def drop(self, job_id: str) -> None:
+        with self._lock:
+            self._held.pop(job_id, None)
+
+    def held(self) -> dict[str, str]:
+        with self._lock:
+            return dict(self._held)
+
+    def renew_all(self) -> None:
+        for job_id, worker in self.held().items():
+            if not self.store.renew(job_id, worker, self.clock.now(), self.lease_seconds):
+                self.drop(job_id)  # canceled or taken over: stop renewing
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.lease_seconds / 3):
+            with self._lock:
+                if not self._held:
+                    self._thread = None
+                    return
+            try:
+                self.renew_all()
+            except Exception:
+                log.exception("lease renewal failed")
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+class JobRunner:
+    def __init__(
+        self, store: JobStore, media: MediaStore, router: ProviderRouter, clock: Clock, leases: LeaseKeeper
+    ) -> None:
+        self.store = store
+        self.media = media
+        self.router = router
+        self.clock = clock
+        self.leases = leases
+
+    def _request(self, job: Job) -> GenerationRequest:
+        params = job.params
+        image = self.media.read(job.input_key) if job.input_key else None
+        if job.input_key and image is None:
+            raise ProviderError(ErrorKind.BAD_REQUEST, "The uploaded image is no longer available.")
+        return GenerationRequest(
+            mode=job.mode,
+            prompt=params["prompt"],
+            negative_prompt=params.get("negative_prompt"),
+            aspect_ratio=params.get("aspect_ratio", "1:1"),
+            seed=int(params.get("seed", 0)),
+            strength=float(params.get("strength", 0.5)),
+            duration_seconds=float(params.get("duration_seconds", 2.0)),
+            image=image,
+            image_mime=None,
+        )
+
+    def run(self, job: Job, worker: str) -> Outcome:
+        """Run a job ``worker`` has claimed. Returns the outcome it recorded (or tried to)."""
+        self.leases.hold(job.id, worker)
+        try:
+            outcome = self._produce(job, worker)
+            if not self.store.finish(job.id, worker, outcome):
+                log.info("job was canceled or reclaimed; result discarded", extra={"fields": {"job_id": job.id}})
+                if outcome.result and outcome.result.get("key"):
+                    self.media.delete(outcome.result["key"])
+            return outcome
+        finally:
+            self.leases.drop(job.id)
+
+    def _produce(self, job: Job, worker: str) -> Outcome:
+        def save_task(provider: str, task_id: str) -> None:
+            self.store.set_vendor_task(job.id, worker, task_id, provider)
+
+        context = JobContext(self.clock.sleep, job.provider, job.vendor_task_id, save_task)
+        try:
+            served, output = self.router.generate(self._request(job), context, job.params.get("provider"))
+        except ProviderError as exc:
+            error_type, message = _USER_ERRORS.get(exc.kind, _UNAVAILABLE)
+            log.warning(
+                "job failed", extra={"fields": {"job_id": job.id, "kind": exc.kind.value, "provider": exc.provider}}
+            )
+            return Outcome(JobStatus.FAILED, self.clock.now(), error={"error_type": error_type, "message": message})
+        except Exception:
+            log.exception("job crashed", extra={"fields": {"job_id": job.id}})
+            return Outcome(
+                JobStatus.FAILED,
+                self.clock.now(),
+                error={"error_type": "internal_error", "message": "The generation failed on our side."},
+            )
+        key = f"outputs/{job.id}.{EXTENSIONS[output.mime_type]}"
+        self.media.put(key, output.data, output.mime_type)
+        result: dict[str, Any] = {"key": key, "mime_type": output.mime_type}
+        for name in ("width", "height", "seconds", "frames", "seed"):
+            if name in output.meta:
+                result[name] = output.meta[name]
+        units = output.meta.get("seconds", 1.0) if job.mode.is_video else 1.0
+        return Outcome(
+            JobStatus.SUCCEEDED,
+            self.clock.now(),
+            result=result,
+            provider=served.provider,
+            model=served.model,
+            cost_units=float(units),
+        )

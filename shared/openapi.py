@@ -1,0 +1,87 @@
+"""OpenAPI 3.1, generated from the routes and their pydantic models."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from shared.http import Route
+from shared.models import ErrorEnvelope
+
+_ERRORS = {
+    "400": "Malformed request",
+    "404": "Not found",
+    "405": "Method not allowed",
+    "413": "Body too large",
+    "415": "Unsupported media type",
+    "422": "Validation failed",
+    "429": "Rate limited",
+    "503": "Busy or no provider available",
+}
+
+
+def _path(rule: str) -> tuple[str, list[str]]:
+    names = re.findall(r"<(?:[a-z]+:)?([a-z_]+)>", rule)
+    return re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"{\1}", rule), names
+
+
+def build(routes: list[Route], version: str) -> dict[str, Any]:
+    models: set[type[BaseModel]] = {ErrorEnvelope}
+    for route in routes:
+        models.update(m for m in (route.body, route.answer) if m is not None)
+    ordered = sorted(models, key=lambda m: m.__name__)
+    _, schema = models_json_schema(
+        [(m, "validation" if m in {r.body for r in routes} else "serialization") for m in ordered],
+        ref_template="#/components/schemas/{model}",
+    )
+    components = schema.get("$defs", {})
+    ref = "#/components/schemas/{}".format
+    paths: dict[str, dict[str, Any]] = {}
+    for route in routes:
+        path, names = _path(route.path)
+        operation: dict[str, Any] = {
+            "summary": route.summary,
+            "tags": [route.tag],
+            "operationId": f"{route.method.lower()}_{re.sub(r'[^a-z0-9]+', '_', path.lower()).strip('_')}",
+            "parameters": [{"name": n, "in": "path", "required": True, "schema": {"type": "string"}} for n in names],
+            "responses": {
+                code: {"description": text, "content": {"application/json": {"schema": {"$ref": ref("ErrorEnvelope")}}}}
+                for code, text in _ERRORS.items()
+            },
+        }
+        if route.answer is not None:
+            content = {"application/json": {"schema": {"$ref": ref(route.answer.__name__)}}}
+        else:
+            content = {route.answer_media: {"schema": {"type": "string", "format": "binary"}}}
+        operation["responses"][str(route.status)] = {"description": "Success", "content": content}
+        if route.body is not None:
+            if route.body_kind == "multipart":
+                body_schema = {
+                    "allOf": [
+                        {"$ref": ref(route.body.__name__)},
+                        {
+                            "type": "object",
+                            "properties": {"image": {"type": "string", "format": "binary"}},
+                            "required": ["image"],
+                        },
+                    ]
+                }
+                operation["requestBody"] = {
+                    "required": True,
+                    "content": {"multipart/form-data": {"schema": body_schema}},
+                }
+            else:
+                operation["requestBody"] = {
+                    "required": True,
+                    "content": {"application/json": {"schema": {"$ref": ref(route.body.__name__)}}},
+                }
+        paths.setdefault(path, {})[route.method.lower()] = operation
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "AiArt Gateway", "version": version},
+        "paths": dict(sorted(paths.items())),
+        "components": {"schemas": components},
+    }

@@ -1,0 +1,1 @@
+"""Generation providers: a common interface (``base``), one module per vendor, and ``local``."""

@@ -1,0 +1,117 @@
+"""The provider interface every adapter implements, and the error kinds they map vendors to."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from shared.models import ChatMessage, Mode
+
+
+class ErrorKind(StrEnum):
+    MODERATION = "moderation"
+    BAD_REQUEST = "bad_request"
+    AUTH = "auth"
+    QUOTA = "quota"
+    RATE_LIMITED = "rate_limited"
+    UNAVAILABLE = "unavailable"
+
+    @property
+    def fails_over(self) -> bool:
+        """Whether trying another provider (or key) can help."""
+        return self in (ErrorKind.QUOTA, ErrorKind.RATE_LIMITED, ErrorKind.UNAVAILABLE, ErrorKind.AUTH)
+
+
+class ProviderError(Exception):
+    """A vendor answer mapped to one kind. ``message`` is ours, never the vendor's raw text."""
+
+    def __init__(self, kind: ErrorKind, message: str, *, retry_after: float | None = None, provider: str = "") -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.retry_after = retry_after
+        self.provider = provider
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    mode: Mode
+    prompt: str
+    negative_prompt: str | None = None
+    aspect_ratio: str = "1:1"
+    seed: int = 0
+    strength: float = 0.5
+    duration_seconds: float = 2.0
+    image: bytes | None = None
+    image_mime: str | None = None
+
+
+@dataclass(frozen=True)
+class MediaOutput:
+    data: bytes
+    mime_type: str
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TextRequest:
+    messages: list[ChatMessage]
+    max_tokens: int = 512
+    temperature: float = 0.7
+
+
+@dataclass(frozen=True)
+class TextOutput:
+    text: str
+    model: str
+    prompt_tokens: int
+    completion_tokens: int
+
+
+@dataclass
+class TaskContext:
+    """What an async adapter needs from the job it serves.
+
+    ``resume_task_id`` is a vendor task saved by an earlier attempt: poll it instead of
+    paying twice. ``save_task_id`` persists a new one before waiting. ``sleep`` is injected.
+    """
+
+    sleep: Callable[[float], None]
+    resume_task_id: str | None = None
+    save_task_id: Callable[[str], None] = lambda _task_id: None
+
+
+@dataclass
+class JobContext:
+    """The job-side view the router turns into one ``TaskContext`` per provider it tries."""
+
+    sleep: Callable[[float], None]
+    resume_provider: str | None = None
+    resume_task_id: str | None = None
+    save_task: Callable[[str, str], None] = lambda _provider, _task_id: None
+
+    def for_provider(self, name: str) -> TaskContext:
+        resume = self.resume_task_id if self.resume_provider == name else None
+        return TaskContext(self.sleep, resume, lambda task_id: self.save_task(name, task_id))
+
+
+class Provider(ABC):
+    name: str = ""
+    modes: frozenset[Mode] = frozenset()
+
+    def model_for(self, mode: Mode) -> str:
+        return self.name
+
+    @abstractmethod
+    def generate(self, request: GenerationRequest, context: TaskContext) -> MediaOutput:
+        """Produce an image or video for a media mode."""
+
+    @abstractmethod
+    def complete(self, request: TextRequest) -> TextOutput: ...
+
+    @abstractmethod
+    def stream(self, request: TextRequest) -> Iterator[str]:
+        """Yield text deltas; raise ``ProviderError`` if the upstream breaks midway."""

@@ -1,0 +1,1 @@
+"""Persistence ports (``base``) and their adapters (``sqlite``; ``firestore`` in production)."""

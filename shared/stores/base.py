@@ -1,0 +1,100 @@
+"""Store interfaces, one per aggregate. Implementations never read the clock: ``now`` is passed in.
+
+The contract suite in ``tests/contract`` runs on every implementation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
+
+from shared.models import JobStatus, Mode
+
+
+@dataclass(frozen=True)
+class Job:
+    id: str
+    owner: str
+    tier: str
+    priority: int
+    mode: Mode
+    params: dict[str, Any]
+    created_at: float
+    status: JobStatus = JobStatus.QUEUED
+    input_key: str | None = None
+    idempotency_key: str | None = None
+    attempts: int = 0
+    lease_owner: str | None = None
+    lease_expires_at: float | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+    provider: str | None = None
+    model: str | None = None
+    vendor_task_id: str | None = None
+    result: dict[str, Any] | None = None
+    error: dict[str, str] | None = None
+    cost_units: float = 0.0
+    expire_at: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def duration(self) -> float | None:
+        if self.started_at is None or self.finished_at is None:
+            return None
+        return max(self.finished_at - self.started_at, 0.0)
+
+    def evolve(self, **changes: Any) -> Job:
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a worker reports when it is done with a job it holds."""
+
+    status: JobStatus
+    finished_at: float
+    result: dict[str, Any] | None = None
+    error: dict[str, str] | None = None
+    provider: str | None = None
+    model: str | None = None
+    cost_units: float = 0.0
+
+
+class JobStore(Protocol):
+    def create(self, job: Job) -> tuple[Job, bool]:
+        """Insert ``job``. With an idempotency key already used by the same owner, return
+        that job instead and ``False``."""
+
+    def get(self, job_id: str) -> Job | None: ...
+
+    def list_for_owner(self, owner: str, limit: int) -> list[Job]: ...
+
+    def position(self, job: Job) -> int:
+        """Queued jobs ahead of ``job`` (priority, then submit time); 0 = next."""
+
+    def counts(self) -> tuple[int, int]:
+        """(queued, running)."""
+
+    def claim_next(self, worker: str, now: float, lease_seconds: float) -> Job | None:
+        """Atomically take the first queued job; exactly one caller gets each job."""
+
+    def claim(self, job_id: str, worker: str, now: float, lease_seconds: float) -> Job | None:
+        """Atomically take this job if it is queued."""
+
+    def renew(self, job_id: str, worker: str, now: float, lease_seconds: float) -> bool: ...
+
+    def set_vendor_task(self, job_id: str, worker: str, vendor_task_id: str, provider: str) -> bool: ...
+
+    def finish(self, job_id: str, worker: str, outcome: Outcome) -> bool:
+        """Record the outcome if ``worker`` still holds the job; else ``False``."""
+
+    def release(self, job_id: str, worker: str) -> bool:
+        """Give a held job back to the queue (graceful shutdown); the attempt stays counted."""
+
+    def cancel(self, job_id: str, now: float) -> Job | None:
+        """Cancel a queued or running job; return it as it is afterwards (None if unknown)."""
+
+    def requeue_expired(self, now: float, max_attempts: int) -> int:
+        """Jobs whose lease expired go back to the queue, or fail past ``max_attempts``."""
+
+    def recent_durations(self, mode: Mode, limit: int) -> list[float]: ...

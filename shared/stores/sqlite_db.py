@@ -1,0 +1,109 @@
+"""The embedded SQLite database: one file, WAL, safe under threads and several processes.
+
+Each thread gets its own connection (re-opened after ``fork``). Writes run inside
+``BEGIN IMMEDIATE`` transactions so a read-decide-write is one atomic step across processes.
+Schema changes are numbered migrations tracked in ``PRAGMA user_version``.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+# Append only: each entry is one migration, applied once, in order.
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE jobs (
+        id TEXT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        tier TEXT NOT NULL,
+        priority INTEGER NOT NULL,
+        mode TEXT NOT NULL,
+        status TEXT NOT NULL,
+        params TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        input_key TEXT,
+        idempotency_key TEXT,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        lease_owner TEXT,
+        lease_expires_at REAL,
+        started_at REAL,
+        finished_at REAL,
+        provider TEXT,
+        model TEXT,
+        vendor_task_id TEXT,
+        result TEXT,
+        error TEXT,
+        cost_units REAL NOT NULL DEFAULT 0,
+        expire_at REAL,
+        extra TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE UNIQUE INDEX jobs_idempotency ON jobs(owner, idempotency_key)
+        WHERE idempotency_key IS NOT NULL;
+    CREATE INDEX jobs_queue ON jobs(status, priority, created_at, id);
+    CREATE INDEX jobs_owner ON jobs(owner, created_at DESC);
+    CREATE INDEX jobs_lease ON jobs(status, lease_expires_at);
+    CREATE INDEX jobs_mode_done ON jobs(mode, status, finished_at DESC);
+    """,
+]
+
+
+class SqliteDatabase:
+    def __init__(self, path: Path, busy_timeout_ms: int = 15000) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._busy_timeout_ms = busy_timeout_ms
+        self._local = threading.local()
+        self._migrate()
+
+    def _open(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=False, timeout=self._busy_timeout_ms / 1000
+        )
+        conn.row_factory = sqlite3.Row
+        conn.execute(f"PRAGMA busy_timeout={self._busy_timeout_ms}")
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        return conn
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        local = self._local
+        if getattr(local, "pid", None) != os.getpid():
+            local.conn = self._open()
+            local.pid = os.getpid()
+        return local.conn
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """An IMMEDIATE transaction: the write lock is taken before the first read."""
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        else:
+            conn.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        with self.write() as conn:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+                for statement in script.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute(f"PRAGMA user_version={number}")
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+            self._local.pid = None

@@ -1,0 +1,170 @@
+"""The one place that builds the application's objects from ``Settings``.
+
+``gateway()`` builds them lazily, once per instance, and reuses them; tests call ``reset()``
+after changing the environment. Heavy modules (PyAV, Pillow) are imported only when needed,
+so the health function starts cold in a fraction of a second.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from shared import logging as app_logging
+from shared.clock import Clock, SystemClock
+from shared.config import Settings
+from shared.models import Mode
+
+if TYPE_CHECKING:
+    from shared.jobs.dispatcher import Dispatcher
+    from shared.jobs.runner import JobRunner, LeaseKeeper
+    from shared.jobs.service import JobService
+    from shared.media import MediaStore
+    from shared.providers.base import Provider
+    from shared.providers.router import ProviderRouter
+    from shared.stores.base import JobStore
+    from shared.stores.sqlite_db import SqliteDatabase
+    from shared.textgen import TextService
+
+
+@dataclass
+class Gateway:
+    settings: Settings
+    clock: Clock
+
+    @cached_property
+    def db(self) -> SqliteDatabase:
+        from shared.stores.sqlite_db import SqliteDatabase
+
+        return SqliteDatabase(self.settings.resolved_sqlite_path)
+
+    @cached_property
+    def jobs(self) -> JobStore:
+        from shared.stores.sqlite_jobs import SqliteJobStore
+
+        return SqliteJobStore(self.db)
+
+    @cached_property
+    def media(self) -> MediaStore:
+        from shared.media import LocalMediaStore, load_or_create_signing_key
+
+        secret = self.settings.media_signing_key
+        key = (
+            secret.get_secret_value().encode()
+            if secret
+            else load_or_create_signing_key(self.settings.data_dir / "media-signing.key")
+        )
+        return LocalMediaStore(
+            self.settings.resolved_media_dir,
+            key,
+            f"{self.settings.public_base_url}/api/v1/media",
+            self.settings.media_url_ttl_seconds,
+        )
+
+    @cached_property
+    def providers(self) -> ProviderRouter:
+        from shared.providers.router import ProviderRouter
+
+        providers: dict[str, Provider] = {}
+        if self.settings.local_provider_enabled:
+            from shared.providers.local import LocalProvider
+
+            local = LocalProvider(self.settings.local_video_fps, self.settings.local_delay_seconds)
+            providers[local.name] = local
+        s = self.settings
+        configured = {
+            Mode.TEXT_TO_IMAGE: s.route_text_to_image,
+            Mode.IMAGE_TO_IMAGE: s.route_image_to_image,
+            Mode.TEXT_TO_VIDEO: s.route_text_to_video,
+            Mode.IMAGE_TO_VIDEO: s.route_image_to_video,
+            Mode.TEXT: s.route_text,
+        }
+        default = list(providers)
+        routes = {mode: names or default for mode, names in configured.items()}
+        return ProviderRouter(providers, routes, s.provider_concurrency)
+
+    @cached_property
+    def leases(self) -> LeaseKeeper:
+        from shared.jobs.runner import LeaseKeeper
+
+        return LeaseKeeper(self.jobs, self.clock, self.settings.lease_seconds)
+
+    @cached_property
+    def runner(self) -> JobRunner:
+        from shared.jobs.runner import JobRunner
+
+        return JobRunner(self.jobs, self.media, self.providers, self.clock, self.leases)
+
+    @cached_property
+    def dispatcher(self) -> Dispatcher:
+        from shared.jobs.dispatcher import InProcessDispatcher, NullDispatcher
+
+        s = self.settings
+        if s.dispatcher == "none":
+            return NullDispatcher()
+        return InProcessDispatcher(
+            self.jobs,
+            self.runner,
+            self.leases,
+            self.clock,
+            s.worker_concurrency,
+            s.lease_seconds,
+            s.max_attempts,
+            s.dispatch_poll_seconds,
+        )
+
+    @cached_property
+    def job_service(self) -> JobService:
+        from shared.jobs.service import JobService
+
+        return JobService(self.jobs, self.media, self.clock, self.settings.worker_concurrency, self.dispatcher.notify)
+
+    @cached_property
+    def text_service(self) -> TextService:
+        from shared.textgen import TextService
+
+        return TextService(self.providers)
+
+    def close(self) -> None:
+        if "dispatcher" in self.__dict__:
+            self.dispatcher.stop()
+        if "db" in self.__dict__:
+            self.db.close()
+
+
+_lock = threading.Lock()
+_gateway: Gateway | None = None
+
+
+def gateway() -> Gateway:
+    global _gateway
+    if _gateway is None:
+        with _lock:
+            if _gateway is None:
+                settings = Settings()
+                app_logging.configure(settings.log_level)
+                _gateway = Gateway(settings, SystemClock())
+    return _gateway
+
+
+def settings() -> Settings:
+    return gateway().settings
+
+
+def install(instance: Gateway) -> None:
+    """Use a hand-built gateway (tests with a fake clock)."""
+    global _gateway
+    with _lock:
+        if _gateway is not None and _gateway is not instance:
+            _gateway.close()
+        _gateway = instance
+
+
+def reset() -> None:
+    global _gateway
+    with _lock:
+        if _gateway is not None:
+            _gateway.close()
+        _gateway = None
