@@ -24,8 +24,8 @@ if TYPE_CHECKING:
     from shared.media import MediaStore
     from shared.providers.base import Provider
     from shared.providers.router import ProviderRouter
-    from shared.stores.base import JobStore
-    from shared.stores.sqlite_db import SqliteDatabase
+    from shared.stores.base import JobStore, LimiterStore, UserStore
+    from shared.stores.factory import Stores
     from shared.textgen import TextService
 
 
@@ -35,16 +35,22 @@ class Gateway:
     clock: Clock
 
     @cached_property
-    def db(self) -> SqliteDatabase:
-        from shared.stores.sqlite_db import SqliteDatabase
+    def stores(self) -> Stores:
+        from shared.stores.factory import open_sqlite
 
-        return SqliteDatabase(self.settings.resolved_sqlite_path)
+        return open_sqlite(self.settings.resolved_sqlite_path)
 
-    @cached_property
+    @property
     def jobs(self) -> JobStore:
-        from shared.stores.sqlite_jobs import SqliteJobStore
+        return self.stores.jobs
 
-        return SqliteJobStore(self.db)
+    @property
+    def limiter_store(self) -> LimiterStore:
+        return self.stores.limiter
+
+    @property
+    def users(self) -> UserStore:
+        return self.stores.users
 
     @cached_property
     def media(self) -> MediaStore:
@@ -130,8 +136,8 @@ class Gateway:
     def close(self) -> None:
         if "dispatcher" in self.__dict__:
             self.dispatcher.stop()
-        if "db" in self.__dict__:
-            self.db.close()
+        if "stores" in self.__dict__:
+            self.stores.close()
 
 
 _lock = threading.Lock()

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from shared.models import JobStatus, Mode
+from shared.ratelimit.abuse import AbuseRule
+from shared.ratelimit.bucket import Decision, Policy
 
 
 @dataclass(frozen=True)
@@ -98,3 +100,35 @@ class JobStore(Protocol):
         """Jobs whose lease expired go back to the queue, or fail past ``max_attempts``."""
 
     def recent_durations(self, mode: Mode, limit: int) -> list[float]: ...
+
+
+class LimiterStore(Protocol):
+    """Limiter state. Each call is one atomic decide-and-record step in the store."""
+
+    def acquire(self, key: str, now: float, policy: Policy) -> Decision:
+        """Run ``shared.ratelimit.bucket.decide`` on the stored state and keep the result."""
+
+    def blocked_until(self, ip: str, now: float) -> float | None:
+        """End of the address's current block, or None."""
+
+    def record_refusal(self, ip: str, now: float, rule: AbuseRule) -> float | None:
+        """Count a refusal (``shared.ratelimit.abuse.record_refusal``); return the end of a
+        block this refusal started, else None."""
+
+    def purge(self, before: float) -> int:
+        """Delete limiter state untouched since ``before`` (stale callers)."""
+
+
+@dataclass(frozen=True)
+class UserRecord:
+    id: str
+    tier: str = "registered"
+    limit_override: int | None = None
+    text_limit_override: int | None = None
+    email: str | None = None
+
+
+class UserStore(Protocol):
+    def get(self, user_id: str) -> UserRecord | None: ...
+
+    def put(self, user: UserRecord) -> None: ...

@@ -49,6 +49,30 @@ MIGRATIONS: list[str] = [
     CREATE INDEX jobs_lease ON jobs(status, lease_expires_at);
     CREATE INDEX jobs_mode_done ON jobs(mode, status, finished_at DESC);
     """,
+    """
+    CREATE TABLE limiter_buckets (
+        key TEXT PRIMARY KEY,
+        tat REAL NOT NULL,
+        grace_used INTEGER NOT NULL,
+        updated_at REAL NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX limiter_buckets_updated ON limiter_buckets(updated_at);
+    CREATE TABLE abuse (
+        ip TEXT PRIMARY KEY,
+        window_start REAL NOT NULL,
+        refusals INTEGER NOT NULL,
+        level INTEGER NOT NULL,
+        blocked_until REAL NOT NULL,
+        updated_at REAL NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE users (
+        id TEXT PRIMARY KEY,
+        tier TEXT NOT NULL,
+        limit_override INTEGER,
+        text_limit_override INTEGER,
+        email TEXT
+    ) WITHOUT ROWID;
+    """,
 ]
 
 

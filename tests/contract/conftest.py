@@ -7,15 +7,29 @@ from pathlib import Path
 
 import pytest
 
-from shared.stores.sqlite_db import SqliteDatabase
-from shared.stores.sqlite_jobs import SqliteJobStore
+from shared.stores.factory import Stores, open_sqlite
 
 STORES = ["sqlite"]
 
 
 @pytest.fixture(params=STORES)
-def job_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[object]:
+def stores(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stores]:
     if request.param == "sqlite":
-        db = SqliteDatabase(tmp_path / "contract.sqlite3")
-        yield SqliteJobStore(db)
-        db.close()
+        bundle = open_sqlite(tmp_path / "contract.sqlite3")
+        yield bundle
+        bundle.close()
+
+
+@pytest.fixture
+def job_store(stores: Stores):
+    return stores.jobs
+
+
+@pytest.fixture
+def limiter_store(stores: Stores):
+    return stores.limiter
+
+
+@pytest.fixture
+def user_store(stores: Stores):
+    return stores.users

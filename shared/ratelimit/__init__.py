@@ -1,0 +1,1 @@
+"""Fair use: tier policy, token-bucket math (pure), adaptive load, abuse blocks, admission."""
