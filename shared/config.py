@@ -5,6 +5,7 @@ Secrets are ``SecretStr`` so they never print. README has the table of every set
 
 from __future__ import annotations
 
+import json
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
@@ -13,6 +14,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 CsvList = Annotated[list[str], NoDecode]
+Limits = Annotated[dict[str, int], NoDecode]
 
 
 def _split_csv(value: object) -> object:
@@ -61,6 +63,24 @@ class Settings(BaseSettings):
     eta_window: int = 20
     tasks_token: SecretStr | None = None
 
+    # fair use (see README "Fair use")
+    trusted_proxy_hops: int = Field(default=0, ge=0, le=5)
+    tier_limits: Limits = Field(default_factory=lambda: {"anonymous": 3, "registered": 5, "donor": 10})
+    text_tier_limits: Limits = Field(default_factory=lambda: {"anonymous": 10, "registered": 20, "donor": 40})
+    grace_requests: int = Field(default=5, ge=0)
+    load_threshold: float = Field(default=0.8, gt=0, le=1)
+    queue_capacity: int = Field(default=40, ge=1)
+    max_queue_depth: int = Field(default=500, ge=1)
+    load_host_metrics: bool = True
+    memory_limit_mb: int = Field(default=256, ge=64)
+    load_cache_seconds: float = Field(default=2.0, ge=0)
+    abuse_refusals: int = Field(default=30, ge=1)
+    abuse_window_seconds: float = Field(default=60.0, gt=0)
+    abuse_block_seconds: CsvList = Field(default_factory=lambda: ["60", "300", "1800"])
+    hibernate_after_seconds: float = Field(default=900.0, gt=0)
+    session_secret: SecretStr | None = None
+    session_ttl_seconds: int = Field(default=14 * 86400, ge=60)
+
     # providers
     local_provider_enabled: bool = True
     route_text_to_image: CsvList = Field(default_factory=list)
@@ -79,8 +99,24 @@ class Settings(BaseSettings):
         "route_text_to_video",
         "route_image_to_video",
         "route_text",
+        "abuse_block_seconds",
         mode="before",
     )(_split_csv)
+
+    @field_validator("tier_limits", "text_tier_limits", mode="before")
+    @classmethod
+    def _parse_limits(cls, value: object) -> object:
+        """``anonymous=3,registered=5,donor=10`` (or JSON) -> dict."""
+        if isinstance(value, str) and value.lstrip().startswith("{"):
+            return json.loads(value)
+        if isinstance(value, str):
+            pairs = [part.split("=", 1) for part in value.split(",") if part.strip()]
+            return {name.strip(): int(limit) for name, limit in pairs}
+        return value
+
+    @cached_property
+    def abuse_ladder(self) -> tuple[float, ...]:
+        return tuple(float(x) for x in self.abuse_block_seconds) or (60.0,)
 
     @cached_property
     def resolved_sqlite_path(self) -> Path:

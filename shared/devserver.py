@@ -14,6 +14,7 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -58,11 +59,13 @@ def _site_app(site_dir: Path) -> flask.Flask:
 class Mounted:
     """WSGI: route by longest path prefix to each function's app, else to the site."""
 
-    def __init__(self, apps: dict[str, Any], fallback: Any) -> None:
+    def __init__(self, apps: dict[str, Any], fallback: Any, on_request: Callable[[], None] = lambda: None) -> None:
         self.apps = sorted(apps.items(), key=lambda item: len(item[0]), reverse=True)
         self.fallback = fallback
+        self.on_request = on_request
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        self.on_request()
         path = environ.get("PATH_INFO", "")
         for prefix, app in self.apps:
             if path == prefix or path.startswith(prefix + "/"):
@@ -70,19 +73,19 @@ class Mounted:
         return self.fallback(environ, start_response)
 
 
-def build_app(site_dir: Path = ROOT / "site") -> Mounted:
+def build_app(site_dir: Path = ROOT / "site", on_request: Callable[[], None] = lambda: None) -> Mounted:
     source = str(ROOT / "main.py")
     apps = {
         prefix: functions_framework.create_app(target=target, source=source, signature_type="http")
         for prefix, target in MOUNTS.items()
     }
-    return Mounted(apps, _site_app(site_dir))
+    return Mounted(apps, _site_app(site_dir), on_request)
 
 
 def serve() -> None:
     gw = wiring.gateway()
     settings = gw.settings
-    app = build_app()
+    app = build_app(on_request=gw.dispatcher.wake)
     server = make_server(settings.host, settings.port, app, threaded=True)
     gw.dispatcher.start()
     stopped = threading.Event()

@@ -18,12 +18,19 @@ from shared.config import Settings
 from shared.models import Mode
 
 if TYPE_CHECKING:
+    import flask
+    from pydantic import SecretStr
+
+    from shared.auth import SignedSessions
+    from shared.identity import Caller
     from shared.jobs.dispatcher import Dispatcher
     from shared.jobs.runner import JobRunner, LeaseKeeper
     from shared.jobs.service import JobService
     from shared.media import MediaStore
     from shared.providers.base import Provider
     from shared.providers.router import ProviderRouter
+    from shared.ratelimit.limiter import Limiter
+    from shared.ratelimit.load import LoadMonitor
     from shared.stores.base import JobStore, LimiterStore, UserStore
     from shared.stores.factory import Stores
     from shared.textgen import TextService
@@ -54,14 +61,9 @@ class Gateway:
 
     @cached_property
     def media(self) -> MediaStore:
-        from shared.media import LocalMediaStore, load_or_create_signing_key
+        from shared.media import LocalMediaStore
 
-        secret = self.settings.media_signing_key
-        key = (
-            secret.get_secret_value().encode()
-            if secret
-            else load_or_create_signing_key(self.settings.data_dir / "media-signing.key")
-        )
+        key = self._secret(self.settings.media_signing_key, "media-signing.key")
         return LocalMediaStore(
             self.settings.resolved_media_dir,
             key,
@@ -119,6 +121,7 @@ class Gateway:
             s.lease_seconds,
             s.max_attempts,
             s.dispatch_poll_seconds,
+            s.hibernate_after_seconds,
         )
 
     @cached_property
@@ -126,6 +129,50 @@ class Gateway:
         from shared.jobs.service import JobService
 
         return JobService(self.jobs, self.media, self.clock, self.settings.worker_concurrency, self.dispatcher.notify)
+
+    def _secret(self, configured: SecretStr | None, filename: str) -> bytes:
+        if configured is not None:
+            return configured.get_secret_value().encode()
+        from shared.keyfile import load_or_create
+
+        return load_or_create(self.settings.data_dir / filename)
+
+    @cached_property
+    def sessions(self) -> SignedSessions:
+        from shared.auth import SignedSessions
+
+        return SignedSessions(
+            self._secret(self.settings.session_secret, "session.key"), self.settings.session_ttl_seconds
+        )
+
+    def caller(self, request: flask.Request) -> Caller:
+        from shared.identity import resolve_caller
+
+        return resolve_caller(request, self.settings.trusted_proxy_hops, self.sessions, self.users)
+
+    @cached_property
+    def load(self) -> LoadMonitor:
+        from shared.ratelimit.load import LoadMonitor, host_pressure
+
+        s = self.settings
+        host = (lambda: host_pressure(s.memory_limit_mb)) if s.load_host_metrics else (lambda: 0.0)
+        return LoadMonitor(self.jobs.counts, s.queue_capacity, self.clock.now, s.load_cache_seconds, host=host)
+
+    @cached_property
+    def limiter(self) -> Limiter:
+        from shared.ratelimit.abuse import AbuseRule
+        from shared.ratelimit.limiter import Limiter, LimiterConfig
+
+        s = self.settings
+        config = LimiterConfig(
+            tier_limits=s.tier_limits,
+            text_tier_limits=s.text_tier_limits,
+            grace=s.grace_requests,
+            load_threshold=s.load_threshold,
+            max_queue_depth=s.max_queue_depth,
+            abuse=AbuseRule(s.abuse_refusals, s.abuse_window_seconds, s.abuse_ladder),
+        )
+        return Limiter(self.limiter_store, self.load, self.clock, config)
 
     @cached_property
     def text_service(self) -> TextService:

@@ -21,6 +21,8 @@ def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
     monkeypatch.setenv("TASKS_TOKEN", TASKS_TOKEN)
     monkeypatch.setenv("LOG_LEVEL", "WARNING")
     monkeypatch.setenv("CORS_ORIGINS", "https://site.example")
+    monkeypatch.setenv("LOAD_HOST_METRICS", "false")
+    monkeypatch.setenv("LOAD_CACHE_SECONDS", "0")
     wiring.reset()
     yield tmp_path
     wiring.reset()

@@ -8,7 +8,6 @@ import flask
 
 from shared import errors, http, wiring
 from shared.api import API
-from shared.identity import resolve_caller
 from shared.imaging import check_upload
 from shared.models import (
     ImageToImageRequest,
@@ -36,7 +35,9 @@ def _idempotency_key(call: http.Call) -> str | None:
 def _submitter(mode: Mode) -> http.Handler:
     def handler(call: http.Call) -> http.Reply:
         gw = wiring.gateway()
-        caller = resolve_caller(call.request)
+        caller = gw.caller(call.request)
+        gw.limiter.admit_to_queue()
+        rate_headers = gw.limiter.admit(caller, "media")
         image = None
         if mode.needs_image:
             upload = call.files.pop("image", None)
@@ -52,7 +53,7 @@ def _submitter(mode: Mode) -> http.Handler:
                 details=[{"loc": [n], "msg": "Unexpected file field", "type": "extra_forbidden"} for n in names]
             )
         accepted, created = gw.job_service.submit(caller, mode, call.body, image, _idempotency_key(call))
-        headers = {"Location": accepted.links.self}
+        headers = {"Location": accepted.links.self, **rate_headers}
         return http.Reply(accepted, 202 if created else 200, headers)
 
     return handler
@@ -60,10 +61,11 @@ def _submitter(mode: Mode) -> http.Handler:
 
 def _text(call: http.Call) -> http.Reply | flask.Response:
     body: TextRequest = call.body
-    service = wiring.gateway().text_service
+    gw = wiring.gateway()
+    headers = gw.limiter.admit(gw.caller(call.request), "text")
     if body.stream:
-        return http.sse_response(service.stream(body))
-    return http.Reply(service.complete(body))
+        return http.sse_response(gw.text_service.stream(body), headers)
+    return http.Reply(gw.text_service.complete(body), headers=headers)
 
 
 def _api(path: str, mode: Mode, body: type, kind: http.BodyKind) -> http.Api:

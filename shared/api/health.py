@@ -9,9 +9,7 @@ from shared.models import HealthAnswer, ProviderHealth
 
 def _health(call: http.Call) -> http.Reply:
     gw = wiring.gateway()
-    queued, running = gw.jobs.counts()
-    capacity = max(gw.settings.worker_concurrency, 1)
-    load = min((queued + running) / (capacity * 10), 1.0)
+    snapshot = gw.load.snapshot()
     providers = [
         ProviderHealth(name=p.name, modes=sorted(p.modes, key=lambda m: m.value))
         for p in gw.providers.providers.values()
@@ -19,8 +17,8 @@ def _health(call: http.Call) -> http.Reply:
     answer = HealthAnswer(
         status="ok" if providers else "degraded",
         timestamp=gw.clock.now(),
-        load=round(load, 3),
-        queue_length=queued,
+        load=snapshot.load,
+        queue_length=snapshot.queued,
         version=gw.settings.version,
         providers=providers,
     )

@@ -4,22 +4,24 @@ from __future__ import annotations
 
 from shared import http, wiring
 from shared.api import API
-from shared.identity import resolve_caller
 from shared.models import JobList, JobView
 
 
 def _get(call: http.Call) -> http.Reply:
-    view = wiring.gateway().job_service.get(resolve_caller(call.request), call.params["job_id"])
+    gw = wiring.gateway()
+    view = gw.job_service.get(gw.caller(call.request), call.params["job_id"])
     return http.Reply(view)
 
 
 def _cancel(call: http.Call) -> http.Reply:
-    view = wiring.gateway().job_service.cancel(resolve_caller(call.request), call.params["job_id"])
+    gw = wiring.gateway()
+    view = gw.job_service.cancel(gw.caller(call.request), call.params["job_id"])
     return http.Reply(view)
 
 
 def _list(call: http.Call) -> http.Reply:
-    jobs = wiring.gateway().job_service.list(resolve_caller(call.request))
+    gw = wiring.gateway()
+    jobs = gw.job_service.list(gw.caller(call.request))
     return http.Reply(JobList(jobs=jobs))
 
 

@@ -29,6 +29,9 @@ def worker_id() -> str:
 class Dispatcher(Protocol):
     def notify(self, job: Job) -> None: ...
 
+    def wake(self) -> None:
+        """A request arrived: leave hibernation (if in it) and count as activity."""
+
     def start(self) -> None: ...
 
     def stop(self) -> None: ...
@@ -36,6 +39,9 @@ class Dispatcher(Protocol):
 
 class NullDispatcher:
     def notify(self, job: Job) -> None:
+        pass
+
+    def wake(self) -> None:
         pass
 
     def start(self) -> None:
@@ -56,6 +62,7 @@ class InProcessDispatcher:
         lease_seconds: float,
         max_attempts: int,
         poll_seconds: float,
+        hibernate_after: float = 900.0,
     ) -> None:
         self.store = store
         self.runner = runner
@@ -72,9 +79,22 @@ class InProcessDispatcher:
         self._pool: ThreadPoolExecutor | None = None
         self._thread: threading.Thread | None = None
         self._last_sweep = 0.0
+        self.hibernate_after = hibernate_after
+        self._last_activity = clock.now()
+        self.hibernating = threading.Event()
+        self.iterations = 0
 
     def notify(self, job: Job) -> None:
+        self._last_activity = self.clock.now()
         self._wake.set()
+
+    def wake(self) -> None:
+        self._last_activity = self.clock.now()
+        if self.hibernating.is_set():
+            self._wake.set()
+
+    def _idle(self) -> bool:
+        return self.clock.now() - self._last_activity > self.hibernate_after and not self.leases.held()
 
     def start(self) -> None:
         if self._thread is not None:
@@ -93,6 +113,15 @@ class InProcessDispatcher:
 
     def _loop(self) -> None:
         while not self._stopping.is_set():
+            if self._idle():
+                # Hibernate: no timers, no store polling, until a request wakes us.
+                self.hibernating.set()
+                log.info("hibernating until the next request")
+                self._wake.wait()
+                self._wake.clear()
+                self.hibernating.clear()
+                continue
+            self.iterations += 1
             try:
                 self._sweep()
                 self._fill()

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class AbuseRule:
-    refusals: int = 10  # refusals inside ``window`` that earn a block
+    refusals: int = 30  # refusals inside ``window`` that earn a block
     window: float = 60.0
     ladder: tuple[float, ...] = (60.0, 300.0, 1800.0)  # block lengths, growing on repeat
     forgive_after: float = 86400.0  # quiet time after a block that resets the ladder

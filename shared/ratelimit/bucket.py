@@ -9,6 +9,11 @@ stays, so a state written under one limit stays meaningful under another.
 
 Grace: a caller's first ``grace`` requests ever are admitted whatever the bucket says and
 do not draw from it.
+
+Time never runs backwards for a bucket: ``seen`` is the latest ``now`` it was decided at, and
+a request that read the clock a moment before another one committed is decided at ``seen``.
+Without that, concurrent callers (threads, processes, instances with skewed clocks) would be
+refused spuriously when their earlier clock reading meets a later ``tat``.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ EPSILON = 1e-9
 class BucketState:
     tat: float = 0.0
     grace_used: int = 0
+    seen: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -61,14 +67,15 @@ def _summary(tat: float, now: float, policy: Policy) -> tuple[int, float, float]
 
 def decide(state: BucketState | None, now: float, policy: Policy) -> tuple[Decision, BucketState]:
     state = state or BucketState()
+    now = max(now, state.seen)
     if state.grace_used < policy.grace:
         remaining, reset_after, _ = _summary(state.tat, now, policy)
         decision = Decision(True, policy, remaining, reset_after, 0.0, grace=True)
-        return decision, BucketState(state.tat, state.grace_used + 1)
+        return decision, BucketState(state.tat, state.grace_used + 1, now)
     tat = max(state.tat, now)
     new_tat = tat + policy.interval
     if new_tat - now <= WINDOW + EPSILON:
         remaining, reset_after, _ = _summary(new_tat, now, policy)
-        return Decision(True, policy, remaining, reset_after, 0.0), BucketState(new_tat, state.grace_used)
+        return Decision(True, policy, remaining, reset_after, 0.0), BucketState(new_tat, state.grace_used, now)
     remaining, reset_after, retry_after = _summary(tat, now, policy)
     return Decision(False, policy, 0, reset_after, retry_after), state

@@ -14,15 +14,17 @@ class SqliteLimiterStore:
 
     def acquire(self, key: str, now: float, policy: Policy) -> Decision:
         with self.db.write() as conn:
-            row = conn.execute("SELECT tat, grace_used FROM limiter_buckets WHERE key = ?", (key,)).fetchone()
-            state = BucketState(row[0], row[1]) if row else None
+            row = conn.execute(
+                "SELECT tat, grace_used, updated_at FROM limiter_buckets WHERE key = ?", (key,)
+            ).fetchone()
+            state = BucketState(row[0], row[1], row[2]) if row else None
             decision, new = decide(state, now, policy)
             if new != state:
                 conn.execute(
                     "INSERT INTO limiter_buckets (key, tat, grace_used, updated_at) VALUES (?, ?, ?, ?) "
                     "ON CONFLICT(key) DO UPDATE SET tat = excluded.tat, grace_used = excluded.grace_used, "
                     "updated_at = excluded.updated_at",
-                    (key, new.tat, new.grace_used, now),
+                    (key, new.tat, new.grace_used, new.seen),
                 )
         return decision
 
@@ -49,9 +51,7 @@ class SqliteLimiterStore:
 
     def purge(self, before: float) -> int:
         with self.db.write() as conn:
-            buckets = conn.execute(
-                "DELETE FROM limiter_buckets WHERE updated_at < ?", (before,)
-            ).rowcount
+            buckets = conn.execute("DELETE FROM limiter_buckets WHERE updated_at < ?", (before,)).rowcount
             abuse = conn.execute(
                 "DELETE FROM abuse WHERE updated_at < ? AND blocked_until < ?", (before, before)
             ).rowcount

@@ -92,4 +92,12 @@ def test_refusal_leaves_state_unchanged():
 
 def test_grace_counts_persist_in_state():
     _, state = run(ANON, [NOW] * 3)
-    assert state == BucketState(tat=0.0, grace_used=3)
+    assert state == BucketState(tat=0.0, grace_used=3, seen=NOW)
+
+
+def test_an_earlier_clock_reading_is_decided_at_the_latest_time_seen():
+    policy = Policy("registered", 2, grace=0)  # one token every 30 s
+    _, state = decide(None, NOW + 0.005, policy)  # a request that read the clock later committed first
+    late, state = decide(state, NOW, policy)  # this one read the clock 5 ms earlier
+    assert late.allowed, "a stale clock reading must not cost a token"
+    assert not decide(state, NOW, policy)[0].allowed
