@@ -1,0 +1,100 @@
+"""What every real vendor adapter has in common: configuration, models per mode, task ids, SSE."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import requests
+
+from shared.clock import Clock
+from shared.models import Mode
+from shared.providers.base import ErrorKind, Provider, ProviderError, TaskContext, TextOutput, TextRequest
+from shared.providers.keys import KeyPool
+from shared.providers.vendor_http import HttpPolicy, VendorHttp, fail
+
+
+@dataclass(frozen=True)
+class VendorConfig:
+    """One vendor's settings: where it is, its keys, and the model id per mode ('' = not offered)."""
+
+    base_url: str
+    keys: list[str]
+    models: dict[Mode, str]
+    policy: HttpPolicy = field(default_factory=HttpPolicy)
+    poll_seconds: float = 5.0
+    max_task_seconds: float = 900.0
+
+
+class VendorProvider(Provider):
+    supported: frozenset[Mode] = frozenset()
+    paid = True
+
+    def __init__(self, config: VendorConfig, clock: Clock) -> None:
+        self.config = config
+        self.models = {m: v for m, v in config.models.items() if v and m in self.supported}
+        self.modes = frozenset(self.models)
+        self.http = VendorHttp(
+            self.name, config.base_url, KeyPool(self.name, config.keys, clock), self.auth, self.classify, clock,
+            config.policy,
+        )  # fmt: skip
+
+    def auth(self, key: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {key}"}
+
+    def classify(self, response: requests.Response) -> ProviderError:
+        raise NotImplementedError
+
+    def model_for(self, mode: Mode) -> str:
+        return self.models.get(mode, "")
+
+    def model(self, mode: Mode) -> str:
+        model = self.models.get(mode)
+        if not model:
+            raise fail(ErrorKind.BAD_REQUEST, self.name, message=f"This provider does not offer {mode.value}.")
+        return model
+
+    def complete(self, request: TextRequest) -> TextOutput:
+        self.model(Mode.TEXT)
+        raise NotImplementedError
+
+    def stream(self, request: TextRequest) -> Iterator[str]:
+        self.model(Mode.TEXT)
+        raise NotImplementedError
+
+    def poll(self, context: TaskContext, check: Callable[[], bytes | None]) -> bytes:
+        """Call ``check`` until it returns bytes, sleeping ``poll_seconds`` between calls."""
+        waited = 0.0
+        while True:
+            result = check()
+            if result is not None:
+                return result
+            if waited >= self.config.max_task_seconds:
+                raise fail(ErrorKind.UNAVAILABLE, self.name, message="The provider did not finish in time.")
+            context.sleep(self.config.poll_seconds)
+            waited += self.config.poll_seconds
+
+
+def pack_task(key_index: int, task_id: str) -> str:
+    """The saved vendor task names the key that created it (tasks belong to an account)."""
+    return f"{key_index}:{task_id}"
+
+
+def unpack_task(saved: str) -> tuple[int, str]:
+    index, _, task_id = saved.partition(":")
+    if not index.isdigit() or not task_id:
+        return 0, saved
+    return int(index), task_id
+
+
+def sse_data(response: requests.Response, provider: str) -> Iterator[str]:
+    """The ``data:`` payloads of a server-sent event stream; a broken stream raises."""
+    try:
+        for raw in response.iter_lines(decode_unicode=False):
+            line = raw.decode("utf-8", "replace").rstrip("\r")
+            if line.startswith("data:"):
+                yield line[5:].strip()
+    except (requests.RequestException, OSError):
+        raise fail(ErrorKind.UNAVAILABLE, provider, message="The provider's stream broke midway.") from None
+    finally:
+        response.close()

@@ -1,0 +1,174 @@
+"""The part every fake vendor shares: serving on a free port in a thread, keys, scripting, a clock."""
+
+from __future__ import annotations
+
+import io
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+from flask import Flask, Response, jsonify, request
+from PIL import Image
+from werkzeug.serving import make_server
+
+from shared.clock import FakeClock
+
+
+@dataclass
+class Seen:
+    method: str
+    path: str
+    key: str | None
+    headers: dict[str, str]
+    json: Any = None
+    form: dict[str, str] = field(default_factory=dict)
+    files: dict[str, bytes] = field(default_factory=dict)
+
+
+class FakeVendor:
+    """One vendor's fake. Tests script it through this handle:
+
+    - ``keys``: the keys it accepts; ``exhausted``: keys it answers with a quota error;
+    - ``fail_next(status, body, headers)``: the next request(s) answer this instead;
+    - ``plan``: named scenarios (vendor specific, e.g. "moderation") consumed by create calls;
+    - ``clock``: the fake's own time (share a ``FakeClock`` with the gateway, or advance it).
+    """
+
+    name = "fake"
+
+    def __init__(self) -> None:
+        self.app = Flask(f"fake-{self.name}")
+        self.keys: set[str] = {"good-key", "second-key", "third-key"}
+        self.exhausted: set[str] = set()
+        self.clock = FakeClock()
+        self.seen: list[Seen] = []
+        self.plan: deque[str] = deque()
+        self._forced: deque[tuple[int, Any, dict[str, str]]] = deque()
+        self._lock = threading.Lock()
+        self.app.before_request(self._before)
+        self.routes()
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+
+    # -- scripting ----------------------------------------------------------------------------
+
+    def reset(self) -> None:
+        with self._lock:
+            self.keys = {"good-key", "second-key", "third-key"}
+            self.exhausted = set()
+            self.clock = FakeClock()
+            self.seen = []
+            self.plan.clear()
+            self._forced.clear()
+        self.on_reset()
+
+    def on_reset(self) -> None:
+        pass
+
+    def fail_next(self, status: int, body: Any, headers: dict[str, str] | None = None, times: int = 1) -> None:
+        with self._lock:
+            for _ in range(times):
+                self._forced.append((status, body, headers or {}))
+
+    def next_scenario(self) -> str | None:
+        with self._lock:
+            return self.plan.popleft() if self.plan else None
+
+    def calls(self, path_part: str) -> list[Seen]:
+        return [s for s in self.seen if path_part in s.path]
+
+    # -- vendor hooks -------------------------------------------------------------------------
+
+    def routes(self) -> None:
+        raise NotImplementedError
+
+    def key_of(self) -> str | None:
+        auth = request.headers.get("Authorization", "")
+        return auth.removeprefix("Bearer ").strip() or None
+
+    def error(self, status: int, code: str) -> Response:
+        raise NotImplementedError
+
+    def quota_error(self) -> Response:
+        return self.error(429, "quota")
+
+    def public_path(self) -> bool:
+        return False
+
+    def _before(self) -> Response | None:
+        key = self.key_of()
+        files = {name: f.read() for name, f in request.files.items()}
+        seen = Seen(
+            request.method,
+            request.path,
+            key,
+            dict(request.headers),
+            request.get_json(silent=True),
+            dict(request.form),
+            files,
+        )
+        with self._lock:
+            self.seen.append(seen)
+            forced = self._forced.popleft() if self._forced and not self.public_path() else None
+        if forced is not None:
+            status, body, headers = forced
+            response = jsonify(body) if not isinstance(body, str) else Response(body)
+            response.status_code = status
+            response.headers.update(headers)
+            return response
+        if self.public_path():
+            return None
+        if key not in self.keys:
+            return self.error(401, "auth")
+        if key in self.exhausted:
+            return self.quota_error()
+        return None
+
+    # -- serving ------------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None
+        return f"http://127.0.0.1:{self._server.server_port}"
+
+    def start(self) -> FakeVendor:
+        self._server = make_server("127.0.0.1", 0, self.app, threaded=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, name=f"fake-{self.name}", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+
+
+@cache
+def png_bytes(colour: tuple[int, int, int] = (30, 120, 200), size: tuple[int, int] = (64, 48)) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", size, colour).save(out, format="PNG")
+    return out.getvalue()
+
+
+def colour_for(prompt: str) -> tuple[int, int, int]:
+    value = sum(prompt.encode()) * 2654435761 % (1 << 24)
+    return (value >> 16 & 255, value >> 8 & 255, value & 255)
+
+
+@cache
+def mp4_bytes() -> bytes:
+    import av
+
+    out = io.BytesIO()
+    with av.open(out, mode="w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=4)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for i in range(4):
+            frame = av.VideoFrame.from_image(Image.new("RGB", (64, 48), (40 * i, 90, 160)))
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return out.getvalue()
