@@ -1,0 +1,60 @@
+"""Submit and poll latency/throughput on the embedded server vs a bare functions-framework hello.
+
+Prints p50/p99 (one request at a time) and requests/s (8 concurrent clients) for each, and the
+ratios against the baseline measured in the same run. Traffic goes only to 127.0.0.1.
+Run: .venv/bin/python bench/submit.py [--count 500] [--seconds 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from common import embedded, hello, latency, throughput
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--count", type=int, default=500)
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--workers", type=int, default=8)
+    args = parser.parse_args()
+
+    base_proc, base_url = hello()
+    # Jobs stay queued (no dispatcher): this measures the request path, not the renderer.
+    gw_proc, gw_url = embedded(DISPATCHER="none")
+    try:
+        job_id = json.loads(
+            __import__("requests").post(f"{gw_url}/api/v1/generate/text-to-image", json={"prompt": "bench"}).text
+        )["job_id"]
+
+        def baseline(session):
+            session.get(base_url + "/").raise_for_status()
+
+        def submit(session):
+            r = session.post(f"{gw_url}/api/v1/generate/text-to-image", json={"prompt": "a red fox in snow"})
+            assert r.status_code == 202, r.text
+
+        def poll(session):
+            session.get(f"{gw_url}/api/v1/jobs/{job_id}").raise_for_status()
+
+        results = {}
+        for name, call in (("baseline hello", baseline), ("submit", submit), ("poll", poll)):
+            lat = latency(call, args.count)
+            rps = throughput(call, args.seconds, args.workers)
+            results[name] = {**lat, "rps": rps}
+        base = results["baseline hello"]
+        print(f"{'endpoint':<16}{'p50 ms':>9}{'p99 ms':>9}{'req/s':>9}{'p50 x':>8}{'rps x':>8}")
+        for name, r in results.items():
+            print(
+                f"{name:<16}{r['p50_ms']:>9.2f}{r['p99_ms']:>9.2f}{r['rps']:>9.0f}"
+                f"{r['p50_ms'] / base['p50_ms']:>8.2f}{r['rps'] / base['rps']:>8.2f}"
+            )
+    finally:
+        for process in (base_proc, gw_proc):
+            process.terminate()
+            process.wait(10)
+
+
+if __name__ == "__main__":
+    main()
