@@ -92,6 +92,58 @@ class Settings(BaseSettings):
     local_video_fps: int = Field(default=12, ge=1, le=30)
     local_delay_seconds: float = Field(default=0.0, ge=0, le=30)
 
+    # real providers (shared/providers/factory.py). Keys: comma-separated, rotated; model "" = mode not offered
+    stability_api_keys: SecretStr | None = None
+    stability_base_url: str = "https://api.stability.ai"
+    stability_text_to_image_model: str = "core"
+    stability_image_to_image_model: str = "sd3.5-large"
+    stability_max_per_minute: int = Field(default=120, ge=0)
+    stability_max_concurrent: int = Field(default=4, ge=1)
+    dashscope_api_keys: SecretStr | None = None
+    dashscope_base_url: str = "https://dashscope-intl.aliyuncs.com"
+    dashscope_text_to_image_model: str = "qwen-image"
+    dashscope_image_to_image_model: str = "wanx2.1-imageedit"
+    dashscope_text_to_video_model: str = "wan2.2-t2v-plus"
+    dashscope_image_to_video_model: str = "wan2.2-i2v-plus"
+    dashscope_max_per_minute: int = Field(default=60, ge=0)
+    dashscope_max_concurrent: int = Field(default=2, ge=1)
+    gemini_api_keys: SecretStr | None = None
+    gemini_base_url: str = "https://generativelanguage.googleapis.com"
+    gemini_text_to_image_model: str = "gemini-2.5-flash-image"
+    gemini_image_to_image_model: str = "gemini-2.5-flash-image"
+    gemini_text_to_video_model: str = "veo-3.0-fast-generate-001"
+    gemini_image_to_video_model: str = "veo-3.0-fast-generate-001"
+    gemini_text_model: str = "gemini-2.5-flash"
+    gemini_max_per_minute: int = Field(default=60, ge=0)
+    gemini_max_concurrent: int = Field(default=4, ge=1)
+    openai_api_keys: SecretStr | None = None
+    openai_base_url: str = "https://api.openai.com/v1"
+    openai_text_to_image_model: str = "gpt-image-1"
+    openai_image_to_image_model: str = "gpt-image-1"
+    openai_text_model: str = "gpt-4o-mini"
+    openai_max_per_minute: int = Field(default=300, ge=0)
+    openai_max_concurrent: int = Field(default=8, ge=1)
+    provider_connect_timeout: float = Field(default=5.0, gt=0)
+    provider_read_timeout: float = Field(default=120.0, gt=0)
+    provider_max_retries: int = Field(default=2, ge=0, le=10)
+    provider_max_wait_seconds: float = Field(default=20.0, ge=0)
+    provider_poll_seconds: float = Field(default=5.0, gt=0)
+    provider_max_task_seconds: float = Field(default=900.0, gt=0)
+    breaker_threshold: int = Field(default=5, ge=1)
+    breaker_open_seconds: float = Field(default=30.0, gt=0)
+    prices: Annotated[dict[str, float], NoDecode] = Field(default_factory=dict)
+
+    @field_validator("prices", mode="before")
+    @classmethod
+    def _parse_prices(cls, value: object) -> object:
+        """``stability/core=3,openai/gpt-4o-mini=0.06`` (or JSON) -> {"provider/model": units}."""
+        if isinstance(value, str) and value.lstrip().startswith("{"):
+            return json.loads(value)
+        if isinstance(value, str):
+            pairs = [part.split("=", 1) for part in value.split(",") if part.strip()]
+            return {name.strip(): float(price) for name, price in pairs}
+        return value
+
     _csv = field_validator(
         "cors_origins",
         "route_text_to_image",

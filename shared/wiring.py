@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 from shared import logging as app_logging
 from shared.clock import Clock, SystemClock
 from shared.config import Settings
-from shared.models import Mode
 
 if TYPE_CHECKING:
     import flask
@@ -27,11 +26,10 @@ if TYPE_CHECKING:
     from shared.jobs.runner import JobRunner, LeaseKeeper
     from shared.jobs.service import JobService
     from shared.media import MediaStore
-    from shared.providers.base import Provider
     from shared.providers.router import ProviderRouter
     from shared.ratelimit.limiter import Limiter
     from shared.ratelimit.load import LoadMonitor
-    from shared.stores.base import JobStore, LimiterStore, UserStore
+    from shared.stores.base import JobStore, LimiterStore, ProviderStateStore, UserStore
     from shared.stores.factory import Stores
     from shared.textgen import TextService
 
@@ -72,26 +70,20 @@ class Gateway:
         )
 
     @cached_property
+    def provider_state(self) -> ProviderStateStore | None:
+        """Circuit breakers shared by every instance (SQLite now; None = no breaker)."""
+        if self.settings.store != "sqlite":
+            return None
+        from shared.stores.sqlite_db import SqliteDatabase
+        from shared.stores.sqlite_providers import SqliteProviderStateStore
+
+        return SqliteProviderStateStore(SqliteDatabase(self.settings.resolved_sqlite_path))
+
+    @cached_property
     def providers(self) -> ProviderRouter:
-        from shared.providers.router import ProviderRouter
+        from shared.providers.factory import build_router
 
-        providers: dict[str, Provider] = {}
-        if self.settings.local_provider_enabled:
-            from shared.providers.local import LocalProvider
-
-            local = LocalProvider(self.settings.local_video_fps, self.settings.local_delay_seconds)
-            providers[local.name] = local
-        s = self.settings
-        configured = {
-            Mode.TEXT_TO_IMAGE: s.route_text_to_image,
-            Mode.IMAGE_TO_IMAGE: s.route_image_to_image,
-            Mode.TEXT_TO_VIDEO: s.route_text_to_video,
-            Mode.IMAGE_TO_VIDEO: s.route_image_to_video,
-            Mode.TEXT: s.route_text,
-        }
-        default = list(providers)
-        routes = {mode: names or default for mode, names in configured.items()}
-        return ProviderRouter(providers, routes, s.provider_concurrency)
+        return build_router(self.settings, self.clock, self.provider_state)
 
     @cached_property
     def leases(self) -> LeaseKeeper:
@@ -185,6 +177,9 @@ class Gateway:
             self.dispatcher.stop()
         if "stores" in self.__dict__:
             self.stores.close()
+        state = self.__dict__.get("provider_state")
+        if state is not None:
+            state.db.close()
 
 
 _lock = threading.Lock()

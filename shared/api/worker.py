@@ -23,7 +23,11 @@ def _run_job(call: http.Call) -> http.Reply:
     from shared.jobs.dispatcher import worker_id
 
     worker = worker_id()
-    job = gw.jobs.claim(body.job_id, worker, gw.clock.now(), gw.settings.lease_seconds)
+    now = gw.clock.now()
+    # A retried task whose previous run was killed finds its job behind an expired lease:
+    # put such jobs back in the queue first (or fail them past MAX_ATTEMPTS), then claim.
+    gw.jobs.requeue_expired(now, gw.settings.max_attempts)
+    job = gw.jobs.claim(body.job_id, worker, now, gw.settings.lease_seconds)
     if job is None:
         current = gw.jobs.get(body.job_id)
         if current is None:

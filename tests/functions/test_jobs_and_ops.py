@@ -153,3 +153,15 @@ def test_request_id_is_echoed_or_created(client):
     assert health.get("/api/v1/health", headers={"X-Request-Id": "abc-123"}).headers["X-Request-Id"] == "abc-123"
     generated = health.get("/api/v1/health", headers={"X-Request-Id": "bad id <script>"}).headers["X-Request-Id"]
     assert generated != "bad id <script>" and len(generated) == 32
+
+
+def test_a_retried_task_takes_over_a_job_whose_worker_died(client, run_job, env):
+    clock = FakeClock()
+    wiring.install(wiring.Gateway(Settings(), clock))
+    job_id = _submit(client)
+    gw = wiring.gateway()
+    assert gw.jobs.claim(job_id, "dead-worker", clock.now(), gw.settings.lease_seconds) is not None
+    assert run_job(job_id)["status"] == "running", "the lease is still live: leave it"
+    clock.advance(gw.settings.lease_seconds + 1)
+    assert run_job(job_id)["status"] == "succeeded"
+    assert client("jobs").get(f"/api/v1/jobs/{job_id}").get_json()["attempts"] == 2
