@@ -10,8 +10,9 @@ from shared.models import HealthAnswer, ProviderHealth
 def _health(call: http.Call) -> http.Reply:
     gw = wiring.gateway()
     snapshot = gw.load.snapshot()
+    states = gw.providers.states()  # circuit breakers, one store read
     providers = [
-        ProviderHealth(name=p.name, modes=sorted(p.modes, key=lambda m: m.value))
+        ProviderHealth(name=p.name, modes=sorted(p.modes, key=lambda m: m.value), state=states.get(p.name, "closed"))
         for p in gw.providers.providers.values()
     ]
     answer = HealthAnswer(

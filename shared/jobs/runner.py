@@ -151,5 +151,5 @@ class JobRunner:
             result=result,
             provider=served.provider,
             model=served.model,
-            cost_units=float(units),
+            cost_units=float(units) * served.unit_price,
         )

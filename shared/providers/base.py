@@ -101,6 +101,7 @@ class JobContext:
 class Provider(ABC):
     name: str = ""
     modes: frozenset[Mode] = frozenset()
+    paid: bool = False  # a paid provider is routed only for models with a price
 
     def model_for(self, mode: Mode) -> str:
         return self.name

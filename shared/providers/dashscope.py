@@ -90,8 +90,11 @@ class DashScopeProvider(VendorProvider):
             key_index = reply.key_index
             context.save_task_id(pack_task(key_index, task_id))
         data = self.poll(context, lambda: self._check(task_id, key_index))
-        mime = "video/mp4" if request.mode.is_video else "image/png"
-        return MediaOutput(data, mime, {"seed": request.seed})
+        if request.mode.is_video:  # billed per second of the duration asked for
+            return MediaOutput(
+                data, "video/mp4", {"seed": request.seed, "seconds": max(1, round(request.duration_seconds))}
+            )
+        return MediaOutput(data, "image/png", {"seed": request.seed})
 
     def _check(self, task_id: str, key_index: int) -> bytes | None:
         reply = self.http.request("GET", f"/api/v1/tasks/{task_id}", key_index=key_index)

@@ -114,7 +114,9 @@ class GeminiProvider(VendorProvider):
             key_index = reply.key_index
             context.save_task_id(pack_task(key_index, operation))
         data = self.poll(context, lambda: self._check(operation, key_index))
-        return MediaOutput(data, "video/mp4", {"seed": request.seed})
+        return MediaOutput(
+            data, "video/mp4", {"seed": request.seed, "seconds": max(1, round(request.duration_seconds))}
+        )
 
     def _check(self, operation: str, key_index: int) -> bytes | None:
         body = json_body(self.http.request("GET", f"/v1beta/{operation}", key_index=key_index).response)

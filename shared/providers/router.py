@@ -1,16 +1,20 @@
 """Which provider serves a mode, in what order, and failover between them.
 
-A route is an ordered list of provider names per mode (configuration). Moderation refusals
-and bad requests never fail over: another vendor would not make them right.
+A route is an ordered list of provider names per mode (configuration). Unavailable, quota,
+rate-limited and key errors fail over to the next provider; moderation refusals and bad
+requests never do: another vendor would not make them right. A provider whose circuit is open
+is skipped; a paid provider/model with no price is never routed. Once an async vendor has
+accepted a video task, the job stays with it (failing over would pay twice).
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, replace
+from typing import TypeVar
 
+from shared.clock import Clock, SystemClock
 from shared.models import Mode
 from shared.providers.base import (
     ErrorKind,
@@ -22,69 +26,122 @@ from shared.providers.base import (
     TextOutput,
     TextRequest,
 )
+from shared.providers.guards import CircuitBreaker, Throttle
 
 log = logging.getLogger("gateway.providers")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
 class Served:
     provider: str
     model: str
+    unit_price: float = 1.0
 
 
 class ProviderRouter:
     def __init__(
-        self, providers: Mapping[str, Provider], routes: Mapping[Mode, list[str]], max_concurrent: int
+        self,
+        providers: Mapping[str, Provider],
+        routes: Mapping[Mode, list[str]],
+        max_concurrent: int = 2,
+        *,
+        throttles: Mapping[str, Throttle] | None = None,
+        breaker: CircuitBreaker | None = None,
+        prices: Mapping[str, float] | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.providers = dict(providers)
         self.routes = {mode: [n for n in names if n in self.providers] for mode, names in routes.items()}
-        self._slots = {name: threading.BoundedSemaphore(max_concurrent) for name in self.providers}
+        clock = clock or SystemClock()
+        self.throttles = {
+            name: (throttles or {}).get(name) or Throttle(name, 0, max_concurrent, clock, 0.0)
+            for name in self.providers
+        }
+        self.breaker = breaker
+        self.prices = dict(prices or {})
 
-    def route(self, mode: Mode, preferred: str | None = None) -> list[Provider]:
-        names = list(self.routes.get(mode, []))
+    def price(self, provider: Provider, mode: Mode) -> float | None:
+        """Cost units per unit of output (image, video second, 1K text tokens); None = unpriced."""
+        price = self.prices.get(f"{provider.name}/{provider.model_for(mode)}")
+        if price is None and not provider.paid:
+            return 1.0
+        return price
+
+    def route(self, mode: Mode, preferred: str | None = None, resume: str | None = None) -> list[Provider]:
+        names = [n for n in self.routes.get(mode, []) if self.price(self.providers[n], mode) is not None]
         if preferred:
             if preferred not in names:
                 raise ProviderError(ErrorKind.BAD_REQUEST, f"Provider '{preferred}' is not available for {mode.value}.")
             names.remove(preferred)
             names.insert(0, preferred)
+        if resume in names:
+            names.remove(resume)
+            names.insert(0, resume)
         if not names:
             raise ProviderError(ErrorKind.UNAVAILABLE, f"No provider is configured for {mode.value}.")
         return [self.providers[n] for n in names]
 
+    def states(self) -> dict[str, str]:
+        return self.breaker.states() if self.breaker else {}
+
+    def _attempt(
+        self, mode: Mode, providers: list[Provider], call: Callable[[Provider], T], sticky: Callable[[str], bool]
+    ) -> tuple[Served, T]:
+        known = self.breaker.store.breakers() if self.breaker else {}
+        last: ProviderError | None = None
+        for provider in providers:
+            name = provider.name
+            if self.breaker and not self.breaker.admit(name, known):
+                last = ProviderError(ErrorKind.UNAVAILABLE, "The provider's circuit is open.", provider=name)
+                continue
+            try:
+                with self.throttles[name].slot():
+                    output = call(provider)
+            except ProviderError as exc:
+                exc.provider = exc.provider or name
+                if self.breaker and exc.kind is ErrorKind.UNAVAILABLE:
+                    self.breaker.failed(name)
+                if not exc.kind.fails_over or sticky(name):
+                    raise
+                log.warning(
+                    "provider failed, trying the next", extra={"fields": {"provider": name, "kind": exc.kind.value}}
+                )
+                last = exc
+                continue
+            if self.breaker:
+                self.breaker.succeeded(name, known)
+            price = self.price(provider, mode)
+            return Served(name, provider.model_for(mode), 1.0 if price is None else price), output
+        assert last is not None
+        raise last
+
     def generate(
         self, request: GenerationRequest, context: JobContext, preferred: str | None = None
     ) -> tuple[Served, MediaOutput]:
-        last: ProviderError | None = None
-        for provider in self.route(request.mode, preferred):
-            try:
-                with self._slots[provider.name]:
-                    output = provider.generate(request, context.for_provider(provider.name))
-                return Served(provider.name, provider.model_for(request.mode)), output
-            except ProviderError as exc:
-                exc.provider = exc.provider or provider.name
-                if not exc.kind.fails_over:
-                    raise
-                log.warning(
-                    "provider failed, trying the next",
-                    extra={"fields": {"provider": provider.name, "kind": exc.kind.value}},
-                )
-                last = exc
-        assert last is not None
-        raise last
+        accepted: set[str] = set()
+        if context.resume_provider and context.resume_task_id:
+            accepted.add(context.resume_provider)
+
+        def save(provider: str, task_id: str) -> None:
+            accepted.add(provider)
+            context.save_task(provider, task_id)
+
+        tracked = replace(context, save_task=save)
+        providers = self.route(request.mode, preferred, context.resume_provider)
+        return self._attempt(
+            request.mode,
+            providers,
+            lambda p: p.generate(request, tracked.for_provider(p.name)),
+            lambda name: request.mode.is_video and name in accepted,
+        )
 
     def complete(self, request: TextRequest, preferred: str | None = None) -> tuple[Served, TextOutput]:
-        last: ProviderError | None = None
-        for provider in self.route(Mode.TEXT, preferred):
-            try:
-                output = provider.complete(request)
-                return Served(provider.name, output.model), output
-            except ProviderError as exc:
-                if not exc.kind.fails_over:
-                    raise
-                last = exc
-        assert last is not None
-        raise last
+        providers = self.route(Mode.TEXT, preferred)
+        served, output = self._attempt(Mode.TEXT, providers, lambda p: p.complete(request), lambda _name: False)
+        return replace(served, model=output.model), output
 
     def stream(self, request: TextRequest, preferred: str | None = None) -> tuple[Served, Iterator[str]]:
-        provider = self.route(Mode.TEXT, preferred)[0]
-        return Served(provider.name, provider.model_for(Mode.TEXT)), provider.stream(request)
+        """Open the stream on the first provider that answers (failover happens before any text)."""
+        providers = self.route(Mode.TEXT, preferred)
+        return self._attempt(Mode.TEXT, providers, lambda p: p.stream(request), lambda _name: False)

@@ -132,3 +132,38 @@ class UserStore(Protocol):
     def get(self, user_id: str) -> UserRecord | None: ...
 
     def put(self, user: UserRecord) -> None: ...
+
+
+@dataclass(frozen=True)
+class BreakerState:
+    """A provider's circuit breaker as every instance sees it.
+
+    Closed while ``opened_until`` is None; open until then; half-open after, when one caller
+    at a time may probe (``probe_until`` is that probe's lease).
+    """
+
+    provider: str
+    failures: int = 0
+    opened_until: float | None = None
+    probe_until: float | None = None
+
+    def state(self, now: float) -> str:
+        if self.opened_until is None:
+            return "closed"
+        return "open" if now < self.opened_until else "half_open"
+
+
+class ProviderStateStore(Protocol):
+    """Provider health shared by all instances. Each call is one atomic step."""
+
+    def breakers(self) -> dict[str, BreakerState]:
+        """Every provider with a non-closed or failing breaker (absent = closed, no failures)."""
+
+    def record_failure(self, provider: str, now: float, threshold: int, open_seconds: float) -> BreakerState:
+        """Count a failure; open (or re-open, after a failed probe) once ``threshold`` is reached."""
+
+    def record_success(self, provider: str) -> None:
+        """Close the breaker and forget failures."""
+
+    def try_probe(self, provider: str, now: float, probe_seconds: float) -> bool:
+        """In half-open state, let exactly one caller probe until ``now + probe_seconds``."""

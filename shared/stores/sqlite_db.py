@@ -73,6 +73,14 @@ MIGRATIONS: list[str] = [
         email TEXT
     ) WITHOUT ROWID;
     """,
+    """
+    CREATE TABLE provider_breakers (
+        provider TEXT PRIMARY KEY,
+        failures INTEGER NOT NULL,
+        opened_until REAL,
+        probe_until REAL
+    ) WITHOUT ROWID;
+    """,
 ]
 
 

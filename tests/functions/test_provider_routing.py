@@ -1,0 +1,215 @@
+"""Real providers through the real job pipeline: failover, rotation, breaker, throttle, prices.
+
+The vendors are the fake servers in ``tests/fakes``; the gateway and the fakes share one fake
+clock, so backoff, cooldowns and breaker timeouts pass instantly and nothing sleeps.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from shared import wiring
+from shared.clock import FakeClock
+from shared.config import Settings
+from tests.fakes.dashscope import DashScopeFake
+from tests.fakes.harness import ERRORS
+from tests.fakes.openai import OpenAIFake
+from tests.fakes.server import FakeVendor
+from tests.fakes.stability import StabilityFake
+
+pytestmark = pytest.mark.slow
+T2I = "/api/v1/generate/text-to-image"
+T2V = "/api/v1/generate/text-to-video"
+PRICES = "stability/core=3,dashscope/wan2.2-t2v-plus=2,openai/chat-test=0.05"
+
+
+@pytest.fixture(scope="module")
+def fakes() -> Iterator[dict[str, FakeVendor]]:
+    servers = {
+        "stability": StabilityFake().start(),
+        "dashscope": DashScopeFake().start(),
+        "openai": OpenAIFake().start(),
+    }
+    yield servers
+    for server in servers.values():
+        server.stop()
+
+
+@pytest.fixture
+def gateway(env, monkeypatch: pytest.MonkeyPatch, fakes: dict[str, FakeVendor]) -> Callable[..., FakeClock]:
+    """``gateway(STABILITY_API_KEYS=..., ...)`` installs a gateway on a fake clock shared with the fakes."""
+
+    def install(**settings: str) -> FakeClock:
+        clock = FakeClock()
+        for fake in fakes.values():
+            fake.reset()
+            fake.clock = clock
+        defaults = {
+            "STABILITY_API_KEYS": "good-key",
+            "STABILITY_BASE_URL": fakes["stability"].url,
+            "DASHSCOPE_BASE_URL": fakes["dashscope"].url,
+            "OPENAI_BASE_URL": f"{fakes['openai'].url}/v1",
+            "OPENAI_TEXT_MODEL": "chat-test",
+            "ROUTE_TEXT_TO_IMAGE": "stability,local",
+            "PRICES": PRICES,
+            "TIER_LIMITS": "anonymous=1000,registered=1000,donor=1000",
+            "PROVIDER_POLL_SECONDS": "2",
+        }
+        for name, value in {**defaults, **settings}.items():
+            monkeypatch.setenv(name, value)
+        wiring.install(wiring.Gateway(Settings(), clock))
+        return clock
+
+    return install
+
+
+def _job(client, run_job, path: str = T2I, **body) -> dict:
+    response = client("generate_text_to_image" if path == T2I else "generate_text_to_video").post(
+        path, json={"prompt": "a red fox", **body}
+    )
+    assert response.status_code == 202, response.get_json()
+    job_id = response.get_json()["job_id"]
+    run_job(job_id)
+    return client("jobs").get(f"/api/v1/jobs/{job_id}").get_json()
+
+
+def _posts(fake: FakeVendor) -> list:
+    return [s for s in fake.seen if s.method == "POST"]
+
+
+def _health(client) -> dict[str, str]:
+    return {p["name"]: p["state"] for p in client("health").get("/api/v1/health").get_json()["providers"]}
+
+
+def test_a_priced_real_provider_serves_the_job_and_records_its_cost(client, run_job, gateway, fakes):
+    gateway()
+    job = _job(client, run_job)
+    assert job["status"] == "succeeded" and job["provider"] == "stability"
+    assert client("media").get(job["result"]["url"]).headers["Content-Type"] == "image/png"
+    assert wiring.gateway().jobs.get(job["job_id"]).cost_units == 3
+    assert len(_posts(fakes["stability"])) == 1
+
+
+def test_unavailable_provider_is_retried_then_fails_over(client, run_job, gateway, fakes):
+    gateway()
+    status, body, headers = ERRORS["stability"][next(k for k in ERRORS["stability"] if k.value == "unavailable")]
+    fakes["stability"].fail_next(status, body, headers, times=10)
+    job = _job(client, run_job)
+    assert job["status"] == "succeeded" and job["provider"] == "local"
+    assert len(_posts(fakes["stability"])) == 3  # first call + 2 retries, then failover
+
+
+def test_moderation_refusal_never_fails_over(client, run_job, gateway, fakes):
+    gateway()
+    fakes["stability"].plan.append("moderation")
+    job = _job(client, run_job)
+    assert job["status"] == "failed" and job["error"]["error_type"] == "content_policy"
+    assert "vendor says" not in json.dumps(job)
+    assert job["provider"] is None and len(_posts(fakes["stability"])) == 1
+
+
+def test_an_exhausted_key_rotates_and_stays_resting(client, run_job, gateway, fakes):
+    gateway(STABILITY_API_KEYS="good-key,second-key")
+    fakes["stability"].exhausted.add("good-key")
+    assert _job(client, run_job)["provider"] == "stability"
+    assert _job(client, run_job)["provider"] == "stability"
+    assert [s.key for s in _posts(fakes["stability"])] == ["good-key", "second-key", "second-key"]
+
+
+def test_all_keys_out_of_credit_fails_over_to_the_next_provider(client, run_job, gateway, fakes):
+    gateway(STABILITY_API_KEYS="good-key,second-key")
+    fakes["stability"].exhausted.update({"good-key", "second-key"})
+    assert _job(client, run_job)["provider"] == "local"
+
+
+def test_breaker_opens_skips_the_provider_then_probes_and_closes(client, run_job, gateway, fakes):
+    clock = gateway(BREAKER_THRESHOLD="2", BREAKER_OPEN_SECONDS="30", PROVIDER_MAX_RETRIES="0")
+    stability = fakes["stability"]
+    stability.fail_next(503, {"name": "internal_error", "errors": ["vendor says"]}, times=2)
+    assert [_job(client, run_job)["provider"] for _ in range(2)] == ["local", "local"]
+    assert _health(client)["stability"] == "open"
+    calls = len(_posts(stability))
+    assert _job(client, run_job)["provider"] == "local"
+    assert len(_posts(stability)) == calls  # skipped while open
+    clock.advance(31)
+    assert _health(client)["stability"] == "half_open"
+    assert _job(client, run_job)["provider"] == "stability"  # the probe succeeded
+    assert _health(client)["stability"] == "closed"
+
+
+def test_breaker_state_is_shared_by_every_instance(client, run_job, gateway, fakes):
+    clock = gateway(BREAKER_THRESHOLD="1", PROVIDER_MAX_RETRIES="0")
+    fakes["stability"].fail_next(500, {"name": "internal_error", "errors": []})
+    _job(client, run_job)
+    other = wiring.Gateway(Settings(), clock)  # a second instance on the same store
+    try:
+        assert other.providers.states() == {"stability": "open"}
+    finally:
+        other.close()
+
+
+def test_dispatch_throttle_keeps_our_burst_under_the_vendor_limit(client, run_job, gateway, fakes):
+    clock = gateway(STABILITY_MAX_PER_MINUTE="1", PROVIDER_MAX_WAIT_SECONDS="5")
+    assert _job(client, run_job)["provider"] == "stability"
+    assert _job(client, run_job)["provider"] == "local"  # our own budget was spent: next provider
+    assert len(_posts(fakes["stability"])) == 1
+    clock.advance(61)
+    assert _job(client, run_job)["provider"] == "stability"
+
+
+def test_a_paid_model_without_a_price_is_never_routed(client, run_job, gateway, fakes):
+    gateway(PRICES="")
+    assert _job(client, run_job)["provider"] == "local"
+    assert _posts(fakes["stability"]) == []
+    with_preference = client("generate_text_to_image").post(T2I, json={"prompt": "x", "provider": "stability"})
+    job_id = with_preference.get_json()["job_id"]
+    run_job(job_id)
+    assert client("jobs").get(f"/api/v1/jobs/{job_id}").get_json()["error"]["error_type"] == "bad_request"
+
+
+def test_async_video_is_saved_on_the_job_and_never_paid_twice(client, run_job, gateway, fakes):
+    gateway(DASHSCOPE_API_KEYS="good-key", ROUTE_TEXT_TO_VIDEO="dashscope,local")
+    job = _job(client, run_job, T2V, duration_seconds=3)
+    assert job["status"] == "succeeded" and job["provider"] == "dashscope"
+    stored = wiring.gateway().jobs.get(job["job_id"])
+    assert stored.vendor_task_id and stored.vendor_task_id.endswith(next(iter(fakes["dashscope"].tasks)))
+    assert stored.cost_units == 2 * 3  # per video second
+    fakes["dashscope"].plan.append("fail:InternalError")
+    failed = _job(client, run_job, T2V)
+    assert failed["status"] == "failed" and failed["provider"] == "dashscope"  # accepted: no failover to local
+
+
+def test_dashscope_moderation_at_submit_is_a_content_policy_error(client, run_job, gateway, fakes):
+    gateway(DASHSCOPE_API_KEYS="good-key", ROUTE_TEXT_TO_VIDEO="dashscope,local")
+    fakes["dashscope"].plan.append("moderation")
+    job = _job(client, run_job, T2V)
+    assert job["error"]["error_type"] == "content_policy"
+
+
+def test_health_reports_real_providers_with_keys(client, gateway):
+    gateway(OPENAI_API_KEYS="good-key")
+    states = _health(client)
+    assert list(states) == ["stability", "openai", "local"] and set(states.values()) == {"closed"}
+
+
+def test_text_stream_cut_midway_ends_with_an_explicit_error_event(client, gateway, fakes):
+    gateway(OPENAI_API_KEYS="good-key", ROUTE_TEXT="openai")
+    fakes["openai"].plan.append("cut")
+    response = client("generate_text").post("/api/v1/generate/text", json={"prompt": "a story", "stream": True})
+    events = [b for b in response.get_data(as_text=True).split("\n\n") if b]
+    assert events[0].startswith("event: start") and "openai" in events[0]
+    assert any(b.startswith("data: ") for b in events)
+    assert events[-1].startswith("event: error") and "stream_interrupted" in events[-1]
+
+
+def test_text_quota_on_one_vendor_fails_over_before_any_text(client, gateway, fakes):
+    gateway(OPENAI_API_KEYS="good-key", ROUTE_TEXT="openai,local")
+    fakes["openai"].exhausted.add("good-key")
+    answer = client("generate_text").post("/api/v1/generate/text", json={"prompt": "a castle"}).get_json()
+    assert answer["provider"] == "local"
+    fakes["openai"].reset()
+    answer = client("generate_text").post("/api/v1/generate/text", json={"prompt": "a castle"}).get_json()
+    assert answer["provider"] == "local"  # the key still rests (cooldown), so openai is skipped
