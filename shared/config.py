@@ -38,6 +38,11 @@ class Settings(BaseSettings):
     # store
     store: Literal["sqlite", "firestore"] = "sqlite"
     sqlite_path: Path | None = None
+    firestore_project: str | None = None  # None: the ambient project (ADC), or a demo project on the emulator
+    firestore_database: str = "(default)"
+    firestore_prefix: str = Field(default="", pattern=r"^[A-Za-z0-9_-]*$")  # prepended to every collection name
+    firestore_emulator_host: str | None = None  # the client library reads FIRESTORE_EMULATOR_HOST itself
+    firestore_limiter_ttl_seconds: float = Field(default=7 * 86400, gt=0)  # idle limiter state lives this long
 
     # media
     media_backend: Literal["local", "s3"] = "local"

@@ -41,8 +41,10 @@ class Gateway:
 
     @cached_property
     def stores(self) -> Stores:
-        from shared.stores.factory import open_sqlite
+        from shared.stores.factory import open_firestore, open_sqlite
 
+        if self.settings.store == "firestore":
+            return open_firestore(self.settings)
         return open_sqlite(self.settings.resolved_sqlite_path)
 
     @property

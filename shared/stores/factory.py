@@ -5,8 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from shared.stores.base import JobStore, LimiterStore, UserStore
+
+if TYPE_CHECKING:
+    from shared.config import Settings
+    from shared.stores.firestore_db import OpCounter
 
 
 @dataclass
@@ -15,6 +20,7 @@ class Stores:
     limiter: LimiterStore
     users: UserStore
     close: Callable[[], None] = field(default=lambda: None)
+    ops: OpCounter | None = None  # store operations counted as billed (Firestore only)
 
 
 def open_sqlite(path: Path) -> Stores:
@@ -24,3 +30,18 @@ def open_sqlite(path: Path) -> Stores:
 
     db = SqliteDatabase(path)
     return Stores(SqliteJobStore(db), SqliteLimiterStore(db), SqliteUserStore(db), db.close)
+
+
+def open_firestore(settings: Settings) -> Stores:
+    from shared.stores.firestore_db import FirestoreDb
+    from shared.stores.firestore_jobs import FirestoreJobStore
+    from shared.stores.firestore_limiter import FirestoreLimiterStore, FirestoreUserStore
+
+    db = FirestoreDb(
+        settings.firestore_project,
+        settings.firestore_database,
+        settings.firestore_prefix,
+        settings.firestore_emulator_host,
+    )
+    limiter = FirestoreLimiterStore(db, settings.firestore_limiter_ttl_seconds)
+    return Stores(FirestoreJobStore(db), limiter, FirestoreUserStore(db), db.close, db.ops)

@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from shared.stores.factory import Stores, open_sqlite
+from shared.stores.factory import Stores, open_firestore, open_sqlite
+from tests.firestore_emulator import firestore_emulator  # noqa: F401  (session fixture)
 
-STORES = ["sqlite"]
+# Firestore runs on the official emulator, started once per session (marked slow).
+STORES = ["sqlite", pytest.param("firestore", marks=pytest.mark.slow)]
 
 
 @pytest.fixture(params=STORES)
@@ -18,6 +20,13 @@ def stores(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stores]:
         bundle = open_sqlite(tmp_path / "contract.sqlite3")
         yield bundle
         bundle.close()
+    elif request.param == "firestore":
+        emulator = request.getfixturevalue("firestore_emulator")
+        settings = emulator.settings()  # a fresh project per test: nothing leaks between tests
+        bundle = open_firestore(settings)
+        yield bundle
+        bundle.close()
+        emulator.reset(settings.firestore_project)
 
 
 @pytest.fixture

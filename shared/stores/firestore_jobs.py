@@ -1,0 +1,294 @@
+"""Jobs on Firestore: one document per job, which is also the usage record.
+
+Document ``jobs/{id}`` holds every ``Job`` field, plus ``queue_key`` (priority, submit time
+and id packed into one string that sorts in queue order, so queue position is ONE ``count()``
+and the claim query needs one composite index) and ``expire_at`` (a Timestamp for the TTL
+policy; the exact float is kept as ``expire_at_seconds``).
+
+No transactions. Every change of a job is a compare-and-set on the document's update time:
+claims try the first queued candidates in order and take the first whose CAS wins, so any
+number of workers get distinct jobs. A worker remembers the update time of its own last write
+to a held job, so renewing and finishing cost one write and no read while nobody else touched
+the job (a cancel or a lease sweep makes the CAS fail, then it re-reads and checks).
+
+An ``Idempotency-Key`` is a document ``idempotency/{sha256(owner, key)}`` created in the same
+batch as the job, with ``exists=False``: the second submit's batch fails and it returns the
+job the first one made.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import struct
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from shared.models import JobStatus, Mode
+from shared.stores.base import Job, Outcome
+from shared.stores.firestore_db import FirestoreDb, doc_id, timestamp
+from shared.stores.firestore_limiter import MAX_ROUNDS, StoreContention
+
+if TYPE_CHECKING:
+    from google.cloud.firestore import DocumentReference, DocumentSnapshot
+
+CANDIDATES = 5  # queued jobs a claim looks at per query
+_FIELDS = [f.name for f in dataclasses.fields(Job)]
+_LOST = {"error_type": "worker_lost", "message": "The job was interrupted too many times."}
+_NOT_HELD = {"lease_owner": None, "lease_expires_at": None}
+
+
+def _sortable(value: float) -> str:
+    """Hex of a float's bits, arranged so that strings sort as the numbers do."""
+    (bits,) = struct.unpack(">Q", struct.pack(">d", float(value)))
+    bits = bits ^ 0xFFFFFFFFFFFFFFFF if bits >> 63 else bits | 1 << 63
+    return f"{bits:016x}"
+
+
+def queue_key(job: Job) -> str:
+    """Queue order (priority, then submit time, then id) as one sortable string."""
+    return f"{job.priority + 2**31:08x}|{_sortable(job.created_at)}|{job.id}"
+
+
+def _to_doc(job: Job) -> dict[str, Any]:
+    data = {name: getattr(job, name) for name in _FIELDS}
+    data["mode"], data["status"] = job.mode.value, job.status.value
+    data["expire_at_seconds"] = data.pop("expire_at")
+    if job.expire_at is not None:
+        data["expire_at"] = timestamp(job.expire_at)
+    data["queue_key"] = queue_key(job)
+    return data
+
+
+def _to_job(data: dict[str, Any]) -> Job:
+    values = {name: data.get(name) for name in _FIELDS}
+    values["mode"], values["status"] = Mode(data["mode"]), JobStatus(data["status"])
+    values["expire_at"] = data.get("expire_at_seconds")
+    values["extra"] = data.get("extra") or {}
+    values["attempts"] = int(data.get("attempts") or 0)
+    values["cost_units"] = data.get("cost_units") or 0.0
+    return Job(**values)
+
+
+class FirestoreJobStore:
+    def __init__(self, db: FirestoreDb) -> None:
+        self.db = db
+        self._held: OrderedDict[str, tuple[str, datetime]] = OrderedDict()  # job -> (worker, update time)
+        self._lock = threading.Lock()
+
+    def _ref(self, job_id: str) -> DocumentReference:
+        return self.db.collection("jobs").document(doc_id(job_id))
+
+    def _where(self, *conditions: tuple[str, str, Any]) -> Any:
+        from google.cloud.firestore import FieldFilter
+
+        query: Any = self.db.collection("jobs")
+        for field, op, value in conditions:
+            query = query.where(filter=FieldFilter(field, op, value))
+        return query
+
+    # -- submit and read -----------------------------------------------------------------
+
+    def create(self, job: Job) -> tuple[Job, bool]:
+        if job.idempotency_key is None:
+            if self.db.create(self._ref(job.id), _to_doc(job)) is None:
+                raise ValueError(f"job id {job.id!r} exists")
+            return job, True
+        digest = hashlib.sha256(f"{job.owner}\0{job.idempotency_key}".encode()).hexdigest()
+        marker = self.db.collection("idempotency").document(digest)
+        claim: dict[str, Any] = {"job_id": job.id, "owner": job.owner}
+        if job.expire_at is not None:
+            claim["expire_at"] = timestamp(job.expire_at)
+        for _ in range(MAX_ROUNDS):
+            if self.db.create_all([(marker, claim), (self._ref(job.id), _to_doc(job))]):
+                return job, True
+            snap = self.db.get(marker)
+            first = self.get(snap.get("job_id")) if snap.exists else None
+            if first is not None:
+                return first, False
+            if snap.exists:  # the first job expired before its key: the key is free again
+                self.db.delete(marker, since=snap.update_time)
+        raise StoreContention("this idempotency key")
+
+    def get(self, job_id: str) -> Job | None:
+        snap = self.db.get(self._ref(job_id))
+        data = snap.to_dict()
+        return _to_job(data) if data else None
+
+    def list_for_owner(self, owner: str, limit: int) -> list[Job]:
+        from google.cloud.firestore import Query
+
+        query = self._where(("owner", "==", owner)).order_by("created_at", direction=Query.DESCENDING).limit(limit)
+        return [_to_job(snap.to_dict() or {}) for snap in self.db.query(query)]
+
+    def position(self, job: Job) -> int:
+        return self.db.count(self._where(("status", "==", "queued"), ("queue_key", "<", queue_key(job))))
+
+    def counts(self) -> tuple[int, int]:
+        queued = self.db.count(self._where(("status", "==", "queued")))
+        running = self.db.count(self._where(("status", "==", "running")))
+        return queued, running
+
+    def recent_durations(self, mode: Mode, limit: int) -> list[float]:
+        from google.cloud.firestore import Query
+
+        query = (
+            self._where(("mode", "==", mode.value), ("status", "==", "succeeded"))
+            .order_by("finished_at", direction=Query.DESCENDING)
+            .limit(limit)
+        )
+        durations = []
+        for snap in self.db.query(query):
+            data = snap.to_dict() or {}
+            if data.get("started_at") is not None and data.get("finished_at") is not None:
+                durations.append(max(float(data["finished_at"]) - float(data["started_at"]), 0.0))
+        return durations
+
+    # -- claims --------------------------------------------------------------------------
+
+    def _remember(self, job_id: str, worker: str, update_time: datetime) -> None:
+        with self._lock:
+            self._held[job_id] = (worker, update_time)
+            self._held.move_to_end(job_id)
+            while len(self._held) > 4096:
+                self._held.popitem(last=False)
+
+    def _forget(self, job_id: str) -> None:
+        with self._lock:
+            self._held.pop(job_id, None)
+
+    def _take(self, snap: DocumentSnapshot, worker: str, now: float, lease_seconds: float) -> Job | None:
+        """Compare-and-set one queued job to running for ``worker``; None if it lost."""
+        data = snap.to_dict()
+        if not data or data.get("status") != "queued":
+            return None
+        changes = {
+            "status": "running",
+            "lease_owner": worker,
+            "lease_expires_at": now + lease_seconds,
+            "attempts": int(data.get("attempts") or 0) + 1,
+            "started_at": now,
+        }
+        written = self.db.update(snap.reference, changes, since=snap.update_time)
+        if written is None:
+            return None
+        job = _to_job({**data, **changes})
+        self._remember(job.id, worker, written.update_time)
+        return job
+
+    def claim_next(self, worker: str, now: float, lease_seconds: float) -> Job | None:
+        for _ in range(MAX_ROUNDS):
+            query = self._where(("status", "==", "queued")).order_by("queue_key").limit(CANDIDATES)
+            candidates = self.db.query(query)
+            for snap in candidates:
+                job = self._take(snap, worker, now, lease_seconds)
+                if job is not None:
+                    return job
+            if not candidates:
+                return None
+        raise StoreContention("the job queue")
+
+    def claim(self, job_id: str, worker: str, now: float, lease_seconds: float) -> Job | None:
+        for _ in range(MAX_ROUNDS):
+            snap = self.db.get(self._ref(job_id))
+            if not snap.exists or snap.get("status") != "queued":
+                return None
+            job = self._take(snap, worker, now, lease_seconds)
+            if job is not None:
+                return job
+        raise StoreContention("this job")
+
+    # -- the holder's writes -------------------------------------------------------------
+
+    def _held_update(self, job_id: str, worker: str, changes: dict[str, Any], done: bool = False) -> bool:
+        """Apply ``changes`` if ``worker`` still holds the job (status running, its lease)."""
+        ref = self._ref(job_id)
+        with self._lock:
+            hint = self._held.get(job_id)
+        written = None
+        if hint is not None and hint[0] == worker:  # unchanged since our own last write: still ours
+            written = self.db.update(ref, changes, since=hint[1])
+        for _ in range(MAX_ROUNDS):
+            if written is not None:
+                if done:
+                    self._forget(job_id)
+                else:
+                    self._remember(job_id, worker, written.update_time)
+                return True
+            snap = self.db.get(ref)
+            data = snap.to_dict()
+            if not data or data.get("status") != "running" or data.get("lease_owner") != worker:
+                self._forget(job_id)
+                return False
+            written = self.db.update(ref, changes, since=snap.update_time)
+        raise StoreContention("this job")
+
+    def renew(self, job_id: str, worker: str, now: float, lease_seconds: float) -> bool:
+        return self._held_update(job_id, worker, {"lease_expires_at": now + lease_seconds})
+
+    def set_vendor_task(self, job_id: str, worker: str, vendor_task_id: str, provider: str) -> bool:
+        return self._held_update(job_id, worker, {"vendor_task_id": vendor_task_id, "provider": provider})
+
+    def finish(self, job_id: str, worker: str, outcome: Outcome) -> bool:
+        changes: dict[str, Any] = {
+            "status": outcome.status.value,
+            "finished_at": outcome.finished_at,
+            "result": outcome.result,
+            "error": outcome.error,
+            "cost_units": outcome.cost_units,
+            **_NOT_HELD,
+        }
+        if outcome.provider is not None:
+            changes["provider"] = outcome.provider
+        if outcome.model is not None:
+            changes["model"] = outcome.model
+        return self._held_update(job_id, worker, changes, done=True)
+
+    def release(self, job_id: str, worker: str) -> bool:
+        return self._held_update(job_id, worker, {"status": "queued", **_NOT_HELD}, done=True)
+
+    # -- everyone else's writes ----------------------------------------------------------
+
+    def _change(
+        self, snap: DocumentSnapshot, decide: Callable[[dict[str, Any]], dict[str, Any] | None]
+    ) -> dict[str, Any] | None:
+        """CAS ``decide(data)``'s changes onto the job, re-reading on conflict; the job's data
+        afterwards, or None when ``decide`` finds nothing to change."""
+        for _ in range(MAX_ROUNDS):
+            data = snap.to_dict()
+            changes = decide(data) if data else None
+            if changes is None:
+                return None
+            if self.db.update(snap.reference, changes, since=snap.update_time) is not None:
+                return {**(data or {}), **changes}
+            snap = self.db.get(snap.reference)
+        raise StoreContention("this job")
+
+    def cancel(self, job_id: str, now: float) -> Job | None:
+        snap = self.db.get(self._ref(job_id))
+        if not snap.exists:
+            return None
+        changes = {"status": "canceled", "finished_at": now, **_NOT_HELD}
+
+        def stop(data: dict[str, Any]) -> dict[str, Any] | None:
+            return changes if data.get("status") in ("queued", "running") else None
+
+        after = self._change(snap, stop)
+        if after is not None:
+            return _to_job(after)
+        return self.get(job_id)
+
+    def requeue_expired(self, now: float, max_attempts: int) -> int:
+        def back(data: dict[str, Any]) -> dict[str, Any] | None:
+            expires = data.get("lease_expires_at")
+            if data.get("status") != "running" or expires is None or expires >= now:
+                return None
+            if int(data.get("attempts") or 0) >= max_attempts:
+                return {"status": "failed", "finished_at": now, "error": _LOST, **_NOT_HELD}
+            return {"status": "queued", **_NOT_HELD}
+
+        expired = self._where(("status", "==", "running"), ("lease_expires_at", "<", now))
+        return sum(self._change(snap, back) is not None for snap in self.db.query(expired))

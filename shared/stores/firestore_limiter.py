@@ -1,0 +1,199 @@
+"""Limiter, abuse and user state on Firestore: exact under concurrency, no transactions.
+
+Contended read-then-write transactions stall (the emulator) or retry heavily (Firestore), so
+every decision is a read followed by ONE atomic write: an ``Increment`` whose new value
+comes back in the write result, or a compare-and-set on the document's update time.
+
+Bucket document ``limiter/{key}``: ``tat`` (GCRA theoretical arrival time, seconds),
+``grace_used``, ``updated_at``, ``expire_at`` (TTL). ``acquire`` returns exactly what
+``shared.ratelimit.bucket.decide`` returns for the state the winning write saw:
+
+* grace: while the read shows ``grace_used < grace``, ``Increment(grace_used, 1)``; the
+  request is a grace admission iff the returned count is ``<= grace``. Counts are handed
+  out once each, so exactly ``grace`` requests ever get grace.
+* idle bucket (``tat < now``): ``decide`` on the read state, written with a compare-and-set
+  (``tat = now + interval``). A lost race re-reads, and then sees a busy bucket.
+* busy bucket (``tat >= now``): ``Increment(tat, interval)``; admitted iff the returned
+  ``tat`` is within the window (``decide``'s own test). A refused increment is given back
+  with ``Increment(tat, -interval)``. An increment never admits more than the sequential
+  bucket would: while a refused increment is in flight others may be refused too (never
+  admitted), so any error is a refusal, not an extra admission.
+* a read that already shows no token left is refused without writing anything.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared import errors
+from shared.ratelimit.abuse import AbuseRule, AbuseState, record_refusal
+from shared.ratelimit.bucket import BucketState, Decision, Policy, decide
+from shared.stores.base import UserRecord
+from shared.stores.firestore_db import FirestoreDb, doc_id, timestamp, transformed
+
+MAX_ROUNDS = 64  # each lost compare-and-set means another writer made progress
+
+
+class StoreContention(errors.ServerBusy):
+    """A decision could not be recorded after MAX_ROUNDS lost compare-and-sets."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"Too many requests at once for {what}. Please try again in a moment.", retry_after=1)
+
+
+class FirestoreLimiterStore:
+    def __init__(self, db: FirestoreDb, state_ttl_seconds: float = 7 * 86400) -> None:
+        self.db = db
+        self.state_ttl = state_ttl_seconds
+
+    def _stamp(self, now: float, until: float | None = None) -> dict[str, Any]:
+        return {"updated_at": now, "expire_at": timestamp(max(until or now, now) + self.state_ttl)}
+
+    def acquire(self, key: str, now: float, policy: Policy) -> Decision:
+        from google.cloud.firestore import Increment
+
+        now = float(now)
+        ref = self.db.collection("limiter").document(doc_id(key))
+        for _ in range(MAX_ROUNDS):
+            snap = self.db.get(ref)
+            data = snap.to_dict() or {}
+            state = BucketState(float(data.get("tat", 0.0)), int(data.get("grace_used", 0)))
+            if state.grace_used < policy.grace:
+                written = self.db.merge(ref, {"grace_used": Increment(1), **self._stamp(now)})
+                used = int(transformed(written))
+                if used <= policy.grace:
+                    return decide(BucketState(state.tat, used - 1), now, policy)[0]
+                continue  # the last grace went to someone else meanwhile: decide on the bucket
+            decision, after = decide(state, now, policy)
+            if not decision.allowed:
+                return decision  # no token even in the state read (which can only be fuller)
+            if state.tat < now or "tat" not in data:
+                fields = {"tat": after.tat, "grace_used": after.grace_used, **self._stamp(now, after.tat)}
+                if snap.exists:
+                    done = self.db.update(ref, fields, since=snap.update_time) is not None
+                else:
+                    done = self.db.create(ref, fields) is not None
+                if done:
+                    return decision
+                continue
+            written = self.db.update(ref, {"tat": Increment(policy.interval), **self._stamp(now, state.tat)})
+            if written is None:
+                continue  # purged meanwhile
+            base = transformed(written) - policy.interval
+            decision = decide(BucketState(base, policy.grace), now, policy)[0] if base >= now else None
+            if decision is not None and decision.allowed:
+                return decision
+            self.db.update(ref, {"tat": Increment(-policy.interval)})
+            if decision is not None:
+                return decision
+            # base < now: refusals were given back meanwhile and the bucket went idle; retry
+        raise StoreContention("this caller")
+
+    def blocked_until(self, ip: str, now: float) -> float | None:
+        snap = self.db.get(self.db.collection("abuse").document(doc_id(ip)))
+        until = float((snap.to_dict() or {}).get("blocked_until", 0.0))
+        return until if until > now else None
+
+    def record_refusal(self, ip: str, now: float, rule: AbuseRule) -> float | None:
+        """A new window (or a first refusal) is a compare-and-set of ``record_refusal``'s result;
+        inside a window the count is an ``Increment``, and the refusal whose count reaches the
+        threshold (exactly one) starts the block, handing later refusals to the next window."""
+        from google.cloud.firestore import Increment
+
+        now = float(now)
+        ref = self.db.collection("abuse").document(doc_id(ip))
+        for _ in range(MAX_ROUNDS):
+            snap = self.db.get(ref)
+            data = snap.to_dict()
+            before = _abuse_state(data) if data else None
+            if before is None or now - before.window_start > rule.window:
+                after = record_refusal(before, now, rule)
+                fields = {**_abuse_fields(after), **self._stamp(now, after.blocked_until + rule.forgive_after)}
+                if before is None:
+                    done = self.db.create(ref, fields) is not None
+                else:
+                    done = self.db.update(ref, fields, since=snap.update_time) is not None
+                if not done:
+                    continue
+                started = before is None or after.blocked_until != before.blocked_until
+                return after.blocked_until if started and after.blocked_until > now else None
+            written = self.db.update(ref, {"refusals": Increment(1), **self._stamp(now, before.blocked_until)})
+            if written is None:
+                continue
+            count = int(transformed(written))
+            if count != rule.refusals:
+                return None
+            return self._start_block(ref, now, rule, before)
+        raise StoreContention("this address")
+
+    def _start_block(self, ref: Any, now: float, rule: AbuseRule, state: AbuseState) -> float:
+        """This refusal's count reached the threshold, which exactly one refusal does: it alone
+        writes the block, so no compare-and-set is needed; refusals counted meanwhile stay
+        counted, in the next window."""
+        from google.cloud.firestore import Increment
+
+        after = record_refusal(
+            AbuseState(state.window_start, rule.refusals - 1, state.level, state.blocked_until), now, rule
+        )
+        fields = {
+            **_abuse_fields(after),
+            "refusals": Increment(-rule.refusals),
+            **self._stamp(now, after.blocked_until + rule.forgive_after),
+        }
+        self.db.update(ref, fields)
+        return after.blocked_until
+
+    def purge(self, before: float) -> int:
+        from google.cloud.firestore import FieldFilter
+
+        removed = 0
+        for name in ("limiter", "abuse"):
+            stale = self.db.collection(name).where(filter=FieldFilter("updated_at", "<", before))
+            for snap in self.db.query(stale):
+                if float((snap.to_dict() or {}).get("blocked_until", 0.0)) >= before:
+                    continue  # a block still running (or recent) stays
+                removed += self.db.delete(snap.reference, since=snap.update_time)
+        return removed
+
+
+def _abuse_state(data: dict[str, Any]) -> AbuseState:
+    return AbuseState(
+        float(data.get("window_start", 0.0)),
+        int(data.get("refusals", 0)),
+        int(data.get("level", 0)),
+        float(data.get("blocked_until", 0.0)),
+    )
+
+
+def _abuse_fields(state: AbuseState) -> dict[str, Any]:
+    return {
+        "window_start": state.window_start,
+        "refusals": state.refusals,
+        "level": state.level,
+        "blocked_until": state.blocked_until,
+    }
+
+
+class FirestoreUserStore:
+    def __init__(self, db: FirestoreDb) -> None:
+        self.db = db
+
+    def get(self, user_id: str) -> UserRecord | None:
+        snap = self.db.get(self.db.collection("users").document(doc_id(user_id)))
+        data = snap.to_dict()
+        if data is None:
+            return None
+        return UserRecord(
+            user_id, data["tier"], data.get("limit_override"), data.get("text_limit_override"), data.get("email")
+        )
+
+    def put(self, user: UserRecord) -> None:
+        self.db.merge(
+            self.db.collection("users").document(doc_id(user.id)),
+            {
+                "tier": user.tier,
+                "limit_override": user.limit_override,
+                "text_limit_override": user.text_limit_override,
+                "email": user.email,
+            },
+        )
