@@ -25,7 +25,11 @@ class DevServer:
         environment.update(env)
         self.log = open(data_dir / f"server-{self.port}.log", "wb")  # noqa: SIM115
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "shared.devserver"], cwd=ROOT, env=environment, stdout=self.log, stderr=subprocess.STDOUT
+            [sys.executable, "-m", "shared.devserver"],
+            cwd=ROOT,
+            env=environment,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -39,7 +43,8 @@ class DevServer:
         raise RuntimeError(f"server did not start: {self.output()}")
 
     def output(self) -> str:
-        self.log.flush()
+        if not self.log.closed:
+            self.log.flush()
         return (self.data_dir / f"server-{self.port}.log").read_text(errors="replace")[-4000:]
 
     def stop(self, sig: int | None = None, timeout: float = 20) -> int:

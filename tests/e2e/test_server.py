@@ -54,22 +54,43 @@ def test_site_and_openapi_are_served(server):
 
 
 def test_all_five_modes_end_to_end(server):
-    t2i = _finish(server, requests.post(server.url + API + "/generate/text-to-image", json={"prompt": "a red fox in snow"}, timeout=10))
+    t2i = _finish(
+        server,
+        requests.post(server.url + API + "/generate/text-to-image", json={"prompt": "a red fox in snow"}, timeout=10),
+    )
     assert Image.open(io.BytesIO(t2i["bytes"])).format == "PNG"
 
     upload = {"image": ("fox.png", t2i["bytes"], "image/png")}
-    i2i = _finish(server, requests.post(server.url + API + "/generate/image-to-image", data={"prompt": "at night", "strength": "0.6"}, files=upload, timeout=10))
+    i2i = _finish(
+        server,
+        requests.post(
+            server.url + API + "/generate/image-to-image",
+            data={"prompt": "at night", "strength": "0.6"},
+            files=upload,
+            timeout=10,
+        ),
+    )
     assert Image.open(io.BytesIO(i2i["bytes"])).size == (512, 512)
 
-    t2v = _finish(server, requests.post(server.url + API + "/generate/text-to-video", json={"prompt": "waves", "duration_seconds": 2}, timeout=10))
+    t2v = _finish(
+        server,
+        requests.post(
+            server.url + API + "/generate/text-to-video", json={"prompt": "waves", "duration_seconds": 2}, timeout=10
+        ),
+    )
     assert _video_frames(t2v["bytes"]) == t2v["job"]["result"]["frames"] >= 12
 
-    i2v = _finish(server, requests.post(server.url + API + "/generate/image-to-video", data={"prompt": "pan"}, files=upload, timeout=10))
+    i2v = _finish(
+        server,
+        requests.post(server.url + API + "/generate/image-to-video", data={"prompt": "pan"}, files=upload, timeout=10),
+    )
     assert _video_frames(i2v["bytes"]) >= 12
 
     text = requests.post(server.url + API + "/generate/text", json={"prompt": "a fox"}, timeout=10)
     assert text.status_code == 200 and "fox" in text.json()["text"]
-    with requests.post(server.url + API + "/generate/text", json={"prompt": "a fox", "stream": True}, stream=True, timeout=10) as streamed:
+    with requests.post(
+        server.url + API + "/generate/text", json={"prompt": "a fox", "stream": True}, stream=True, timeout=10
+    ) as streamed:
         assert streamed.headers["Content-Type"].startswith("text/event-stream")
         data_lines = [line for line in streamed.iter_lines(decode_unicode=True) if line.startswith("data: ")]
     deltas = [json.loads(line[6:]).get("delta") for line in data_lines]
@@ -103,7 +124,9 @@ def test_bad_json_over_http(server, kwargs, status):
     ],
 )
 def test_bad_uploads_over_http(server, image, status):
-    response = requests.post(server.url + API + "/generate/image-to-video", data={"prompt": "x"}, files={"image": image}, timeout=30)
+    response = requests.post(
+        server.url + API + "/generate/image-to-video", data={"prompt": "x"}, files={"image": image}, timeout=30
+    )
     assert response.status_code == status, response.text
     assert response.json()["success"] is False
 
@@ -120,7 +143,9 @@ def _job_row(data_dir, job_id):
 
 def test_sigterm_hands_running_jobs_back_and_a_new_server_finishes_them(tmp_path):
     slow = DevServer(tmp_path, LOCAL_DELAY_SECONDS="30", WORKER_CONCURRENCY="1")
-    job_id = requests.post(slow.url + API + "/generate/text-to-image", json={"prompt": "slow"}, timeout=5).json()["job_id"]
+    job_id = requests.post(slow.url + API + "/generate/text-to-image", json={"prompt": "slow"}, timeout=5).json()[
+        "job_id"
+    ]
     assert slow.wait_for(job_id, {"running"})["status"] == "running"
     assert slow.stop(signal.SIGTERM) == 0
     assert _job_row(tmp_path, job_id) == ("queued", 1)
@@ -134,7 +159,9 @@ def test_sigterm_hands_running_jobs_back_and_a_new_server_finishes_them(tmp_path
 
 def test_a_killed_worker_loses_no_job(tmp_path):
     doomed = DevServer(tmp_path, LOCAL_DELAY_SECONDS="30", WORKER_CONCURRENCY="1", LEASE_SECONDS="1")
-    job_id = requests.post(doomed.url + API + "/generate/text-to-image", json={"prompt": "doomed"}, timeout=5).json()["job_id"]
+    job_id = requests.post(doomed.url + API + "/generate/text-to-image", json={"prompt": "doomed"}, timeout=5).json()[
+        "job_id"
+    ]
     assert doomed.wait_for(job_id, {"running"})["status"] == "running"
     doomed.stop(signal.SIGKILL)
     assert _job_row(tmp_path, job_id) == ("running", 1)
@@ -144,3 +171,38 @@ def test_a_killed_worker_loses_no_job(tmp_path):
         assert done["status"] == "succeeded" and done["attempts"] == 2
     finally:
         fresh.stop()
+
+
+def test_no_secret_reaches_logs_or_answers(tmp_path):
+    secrets = {
+        "TASKS_TOKEN": "tasks-secret-5d1f0c",
+        "SESSION_SECRET": "session-secret-77ab21",
+        "MEDIA_SIGNING_KEY": "media-secret-9c3e44",
+    }
+    dev = DevServer(tmp_path, LOG_LEVEL="DEBUG", **secrets)
+    answers = []
+    try:
+        job = requests.post(dev.url + API + "/generate/text-to-image", json={"prompt": "secret test"}, timeout=5)
+        answers.append(job.text)
+        done = dev.wait_for(job.json()["job_id"], {"succeeded", "failed"})
+        answers.append(json.dumps(done))
+        answers.append(
+            requests.post(
+                dev.url + API + "/tasks/run-job",
+                json={"job_id": "x" * 20},
+                headers={"Authorization": "Bearer wrong"},
+                timeout=5,
+            ).text
+        )
+        answers.append(requests.get(dev.url + API + "/health", timeout=5).text)
+        answers.append(
+            requests.post(
+                dev.url + API + "/generate/text", data="{bad", headers={"Content-Type": "application/json"}, timeout=5
+            ).text
+        )
+    finally:
+        dev.stop()
+    log = dev.output()
+    for value in secrets.values():
+        assert value not in log
+        assert all(value not in answer for answer in answers)
