@@ -49,6 +49,12 @@ class Settings(BaseSettings):
     media_dir: Path | None = None
     media_signing_key: SecretStr | None = None
     media_url_ttl_seconds: int = Field(default=3600, ge=60, le=7 * 86400)
+    media_s3_bucket: str = ""  # MEDIA_BACKEND=s3: the bucket, and where it is (empty endpoint = AWS)
+    media_s3_endpoint_url: str | None = None
+    media_s3_region: str = "auto"
+    media_s3_prefix: str = ""
+    media_s3_access_key_id: SecretStr | None = None
+    media_s3_secret_access_key: SecretStr | None = None
 
     # http edges
     cors_origins: CsvList = Field(default_factory=lambda: ["http://localhost:8080", "http://127.0.0.1:8080"])

@@ -63,6 +63,8 @@ class Gateway:
     def media(self) -> MediaStore:
         from shared.media import LocalMediaStore
 
+        if self.settings.media_backend == "s3":
+            return self._s3_media()
         key = self._secret(self.settings.media_signing_key, "media-signing.key")
         return LocalMediaStore(
             self.settings.resolved_media_dir,
@@ -123,6 +125,19 @@ class Gateway:
         from shared.jobs.service import JobService
 
         return JobService(self.jobs, self.media, self.clock, self.settings.worker_concurrency, self.dispatcher.notify)
+
+    def _s3_media(self) -> MediaStore:
+        from shared.media_s3 import S3MediaStore, s3_client
+
+        s = self.settings
+        access, secret = s.media_s3_access_key_id, s.media_s3_secret_access_key
+        client = s3_client(
+            s.media_s3_endpoint_url,
+            s.media_s3_region,
+            access.get_secret_value() if access else None,
+            secret.get_secret_value() if secret else None,
+        )
+        return S3MediaStore(client, s.media_s3_bucket, s.media_url_ttl_seconds, s.media_s3_prefix)
 
     def _secret(self, configured: SecretStr | None, filename: str) -> bytes:
         if configured is not None:
