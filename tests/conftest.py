@@ -34,5 +34,7 @@ _apps: dict[str, object] = {}
 def function_client(target: str):  # type: ignore[no-untyped-def]
     """The real functions-framework app of one entry point, as Cloud Functions runs it."""
     if target not in _apps:
-        _apps[target] = functions_framework.create_app(target=target, source=str(ROOT / "main.py"), signature_type="http")
+        _apps[target] = functions_framework.create_app(
+            target=target, source=str(ROOT / "main.py"), signature_type="http"
+        )
     return _apps[target].test_client()  # type: ignore[attr-defined]

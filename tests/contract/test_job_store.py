@@ -25,7 +25,9 @@ def make_job(created_at: float = T0, priority: int = 3, owner: str = "ip:1.2.3.4
 
 
 def test_create_then_get_round_trips_every_field(job_store):
-    job = make_job(input_key="inputs/x.png", idempotency_key="k1", expire_at=T0 + 99, params={"prompt": "é ✓", "seed": 7})
+    job = make_job(
+        input_key="inputs/x.png", idempotency_key="k1", expire_at=T0 + 99, params={"prompt": "é ✓", "seed": 7}
+    )
     stored, created = job_store.create(job)
     assert created and stored == job
     assert job_store.get(job.id) == job
@@ -109,7 +111,9 @@ def test_only_the_lease_holder_can_renew_or_finish(job_store):
     assert not job_store.renew(job.id, "intruder", T0 + 5, 30)
     assert job_store.renew(job.id, "holder", T0 + 5, 30)
     assert job_store.get(job.id).lease_expires_at == T0 + 35
-    done = Outcome(JobStatus.SUCCEEDED, T0 + 8, result={"key": "outputs/a.png"}, provider="local", model="m", cost_units=1)
+    done = Outcome(
+        JobStatus.SUCCEEDED, T0 + 8, result={"key": "outputs/a.png"}, provider="local", model="m", cost_units=1
+    )
     assert not job_store.finish(job.id, "intruder", done)
     assert job_store.finish(job.id, "holder", done)
     stored = job_store.get(job.id)

@@ -24,7 +24,9 @@ def _fire(count: int, headers: dict | None = None, environ: dict | None = None) 
     def one(index: int) -> None:
         client = function_client("generate_text_to_image")
         barrier.wait()
-        responses[index] = client.post(T2I, json={"prompt": f"p{index}"}, headers=headers or {}, environ_base=environ or {})
+        responses[index] = client.post(
+            T2I, json={"prompt": f"p{index}"}, headers=headers or {}, environ_base=environ or {}
+        )
 
     threads = [threading.Thread(target=one, args=(i,)) for i in range(count)]
     for t in threads:
@@ -88,7 +90,9 @@ def test_the_user_record_overrides_tier_and_limit(env):
 
 
 def test_a_forged_session_is_just_an_anonymous_visitor(client):
-    response = client("generate_text_to_image").post(T2I, json={"prompt": "x"}, headers={"Authorization": "Bearer forged.token"})
+    response = client("generate_text_to_image").post(
+        T2I, json={"prompt": "x"}, headers={"Authorization": "Bearer forged.token"}
+    )
     assert response.status_code == 202 and response.headers["RateLimit-Policy"].startswith('"anonymous"')
 
 

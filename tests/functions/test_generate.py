@@ -65,7 +65,9 @@ def test_same_prompt_and_seed_render_the_same_image(client, run_job):
 
 
 def test_aspect_ratio_shapes_the_image(client, run_job):
-    job_id = client("generate_text_to_image").post(T2I, json={"prompt": "wide", "aspect_ratio": "16:9"}).get_json()["job_id"]
+    job_id = (
+        client("generate_text_to_image").post(T2I, json={"prompt": "wide", "aspect_ratio": "16:9"}).get_json()["job_id"]
+    )
     run_job(job_id)
     result = client("jobs").get(f"/api/v1/jobs/{job_id}").get_json()["result"]
     assert result["width"] > result["height"]
@@ -97,7 +99,11 @@ def test_video_modes_produce_h264_mp4(client, run_job, mode):
     else:
         response = client(target).post(
             path,
-            data={"prompt": "zoom in", "duration_seconds": "1", "image": (io.BytesIO(png(96, 96, fmt="JPEG")), "a.jpg", "image/jpeg")},
+            data={
+                "prompt": "zoom in",
+                "duration_seconds": "1",
+                "image": (io.BytesIO(png(96, 96, fmt="JPEG")), "a.jpg", "image/jpeg"),
+            },
             content_type="multipart/form-data",
         )
     assert response.status_code == 202, response.get_json()
@@ -133,7 +139,7 @@ def test_text_streams_server_sent_events(client):
     assert response.mimetype == "text/event-stream"
     raw = response.get_data(as_text=True)
     events = [block for block in raw.split("\n\n") if block]
-    deltas = [json.loads(b[len("data: "):])["delta"] for b in events if b.startswith("data: ")]
+    deltas = [json.loads(b[len("data: ") :])["delta"] for b in events if b.startswith("data: ")]
     assert len(deltas) >= 5
     assert events[0].startswith("event: start") and events[-1].startswith("event: done")
     complete = client("generate_text").post("/api/v1/generate/text", json={"prompt": "a castle"}).get_json()["text"]
@@ -148,7 +154,9 @@ def test_idempotency_key_returns_the_same_job(client):
     assert first.get_json()["job_id"] == second.get_json()["job_id"]
     third = fn.post(T2I, json={"prompt": "once"}, headers={"Idempotency-Key": "abc-2"})
     assert third.get_json()["job_id"] != first.get_json()["job_id"]
-    _assert_envelope(fn.post(T2I, json={"prompt": "x"}, headers={"Idempotency-Key": "bad key!"}), 422, "validation_error")
+    _assert_envelope(
+        fn.post(T2I, json={"prompt": "x"}, headers={"Idempotency-Key": "bad key!"}), 422, "validation_error"
+    )
 
 
 def test_queue_position_grows_with_each_submit(client):

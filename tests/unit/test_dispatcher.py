@@ -35,8 +35,15 @@ def _dispatcher(tmp_path, clock):
 
 
 def _job(clock, prompt="x") -> Job:
-    return Job(id=f"job-{prompt}-0000000", owner="ip:1.1.1.1", tier="anonymous", priority=3,
-               mode=Mode.TEXT_TO_IMAGE, params={"prompt": prompt, "seed": 1}, created_at=clock.now())
+    return Job(
+        id=f"job-{prompt}-0000000",
+        owner="ip:1.1.1.1",
+        tier="anonymous",
+        priority=3,
+        mode=Mode.TEXT_TO_IMAGE,
+        params={"prompt": prompt, "seed": 1},
+        created_at=clock.now(),
+    )
 
 
 def test_dispatcher_runs_a_notified_job(tmp_path):
