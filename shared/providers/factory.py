@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from importlib import import_module
+from typing import TYPE_CHECKING
 
 from shared.clock import Clock
 from shared.config import Settings
@@ -15,9 +16,10 @@ from shared.models import Mode
 from shared.providers.base import Provider
 from shared.providers.guards import BreakerPolicy, CircuitBreaker, Throttle
 from shared.providers.router import ProviderRouter
-from shared.providers.vendor_base import VendorConfig
-from shared.providers.vendor_http import HttpPolicy
 from shared.stores.base import ProviderStateStore
+
+if TYPE_CHECKING:
+    from shared.providers.vendor_base import VendorConfig
 
 log = logging.getLogger("gateway.providers")
 
@@ -42,6 +44,10 @@ def split_keys(value: str) -> list[str]:
 
 
 def vendor_config(settings: Settings, vendor: str, keys: list[str]) -> VendorConfig:
+    # Imported here: they pull in requests, which a keyless instance never needs.
+    from shared.providers.vendor_base import VendorConfig
+    from shared.providers.vendor_http import HttpPolicy
+
     models = {mode: str(getattr(settings, f"{vendor}_{field}_model", "") or "") for mode, field in _MODE_FIELDS.items()}
     policy = HttpPolicy(
         connect_timeout=settings.provider_connect_timeout,
