@@ -165,7 +165,14 @@ class Gateway:
 
         s = self.settings
         host = (lambda: host_pressure(s.memory_limit_mb)) if s.load_host_metrics else (lambda: 0.0)
-        return LoadMonitor(self.jobs.counts, s.queue_capacity, self.clock.now, s.load_cache_seconds, host=host)
+        return LoadMonitor(
+            self.jobs.counts,
+            s.queue_capacity,
+            self.clock.now,
+            s.load_cache_seconds,
+            provider_errors=lambda: self.providers.unhealthy_share(),
+            host=host,
+        )
 
     @cached_property
     def limiter(self) -> Limiter:

@@ -85,6 +85,13 @@ class ProviderRouter:
     def states(self) -> dict[str, str]:
         return self.breaker.states() if self.breaker else {}
 
+    def unhealthy_share(self) -> float:
+        """The share of providers whose breaker is not closed: the load figure's provider signal."""
+        if not self.providers:
+            return 1.0
+        states = self.states()
+        return sum(states.get(name, "closed") != "closed" for name in self.providers) / len(self.providers)
+
     def _attempt(
         self, mode: Mode, providers: list[Provider], call: Callable[[Provider], T], sticky: Callable[[str], bool]
     ) -> tuple[Served, T]:

@@ -163,3 +163,15 @@ def test_forwarded_for_is_trusted_only_as_far_as_configured(env, monkeypatch, ho
     second = fn.post(T2I, json={"prompt": "x"}, headers={"X-Forwarded-For": "2.2.2.2"})
     assert first.status_code == 202
     assert (second.status_code == 202) is distinct
+
+
+def test_failing_providers_raise_the_load_and_halve_limits(env):
+    gw = wiring.gateway()
+    breaker = gw.providers.breaker
+    for _ in range(breaker.policy.threshold):
+        breaker.failed("local")
+    health = function_client("health").get("/api/v1/health").get_json()
+    assert health["load"] == 1.0
+    assert {p["name"]: p["state"] for p in health["providers"]}["local"] == "open"
+    response = function_client("generate_text_to_image").post(T2I, json={"prompt": "x"})
+    assert response.headers["RateLimit-Policy"] == '"anonymous";q=1;w=60'
