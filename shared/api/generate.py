@@ -36,8 +36,7 @@ def _submitter(mode: Mode) -> http.Handler:
     def handler(call: http.Call) -> http.Reply:
         gw = wiring.gateway()
         caller = gw.caller(call.request)
-        gw.limiter.admit_to_queue()
-        rate_headers = gw.limiter.admit(caller, "media")
+        rate_headers = gw.limiter.admit(caller, "media", enqueue=True)
         image = None
         if mode.needs_image:
             upload = call.files.pop("image", None)

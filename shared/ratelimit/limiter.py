@@ -18,7 +18,7 @@ from shared.clock import Clock
 from shared.identity import Caller
 from shared.ratelimit.abuse import AbuseRule
 from shared.ratelimit.bucket import WINDOW, Decision, Policy
-from shared.ratelimit.load import LoadMonitor
+from shared.ratelimit.load import LoadMonitor, LoadSnapshot
 from shared.stores.base import LimiterStore
 
 Bucket = Literal["media", "text"]
@@ -33,6 +33,14 @@ def rate_limit_headers(decision: Decision) -> dict[str, str]:
     return {
         "RateLimit-Policy": f'"{name}";q={decision.policy.limit};w={int(WINDOW)}',
         "RateLimit": f'"{name}";r={decision.remaining};t={math.ceil(decision.reset_after)}',
+    }
+
+
+def _empty(policy: Policy, wait: int) -> dict[str, str]:
+    """Headers for a refusal decided before the bucket was consulted: nothing left for ``wait``."""
+    return {
+        "RateLimit-Policy": f'"{policy.name}";q={policy.limit};w={int(WINDOW)}',
+        "RateLimit": f'"{policy.name}";r=0;t={wait}',
     }
 
 
@@ -83,9 +91,16 @@ class Limiter:
             limit = max(limit // 2, 1)
         return Policy(name, limit, self.config.grace), halved
 
-    def admit(self, caller: Caller, bucket: Bucket) -> dict[str, str]:
-        """Admit one request or raise; returns the RateLimit headers for the answer."""
+    def admit(self, caller: Caller, bucket: Bucket, enqueue: bool = False) -> dict[str, str]:
+        """Admit one request or raise; returns the RateLimit headers for the answer.
+
+        Order: an address block, then (for job submits) the queue depth, then the bucket; so a
+        request refused as blocked or busy spends no token, and one the bucket admits always
+        becomes a job.
+        """
         now = self.clock.now()
+        snapshot = self.load.snapshot()
+        policy, halved = self.policy(caller, bucket, snapshot.load)
         blocked = self.store.blocked_until(caller.ip, now)
         if blocked is not None:
             wait = _seconds(blocked - now)
@@ -93,21 +108,16 @@ class Limiter:
                 f"Too many refused requests came from your address, so it is blocked for "
                 f"{_duration(wait)}. Please slow down and try again later.",
                 retry_after=wait,
+                headers=_empty(policy, wait),
             )
-        snapshot = self.load.snapshot()
-        policy, halved = self.policy(caller, bucket, snapshot.load)
+        if enqueue:
+            self._check_queue(snapshot, policy)
         decision = self.store.acquire(f"{bucket}:{caller.key}", now, policy)
         headers = rate_limit_headers(decision)
         if decision.allowed:
             return headers
         wait = _seconds(decision.retry_after)
         block_end = self.store.record_refusal(caller.ip, now, self.config.abuse)
-        what = "generations" if bucket == "media" else "text requests"
-        busy = " Limits are halved while the service is busy." if halved else ""
-        message = (
-            f"You have used your {policy.limit} {what} per minute as a {caller.tier} user. "
-            f"Try again in {_duration(wait)}.{busy}{_UPGRADE.get(caller.tier, '')}"
-        )
         if block_end is not None:
             wait = _seconds(block_end - now)
             raise errors.AbuseBlocked(
@@ -115,11 +125,16 @@ class Limiter:
                 retry_after=wait,
                 headers=headers,
             )
+        what = "generations" if bucket == "media" else "text requests"
+        busy = " Limits are halved while the service is busy." if halved else ""
+        message = (
+            f"You have used your {policy.limit} {what} per minute as a {caller.tier} user. "
+            f"Try again in {_duration(wait)}.{busy}{_UPGRADE.get(caller.tier, '')}"
+        )
         raise errors.RateLimited(message, retry_after=wait, headers=headers)
 
-    def admit_to_queue(self) -> None:
+    def _check_queue(self, snapshot: LoadSnapshot, policy: Policy) -> None:
         """Refuse with 503 only when the queue is past its maximum depth."""
-        snapshot = self.load.snapshot()
         depth = self.config.max_queue_depth
         if snapshot.queued < depth:
             return
@@ -129,4 +144,5 @@ class Limiter:
         raise errors.ServerBusy(
             f"The queue is full right now ({snapshot.queued} jobs waiting). Please try again in {_duration(wait)}.",
             retry_after=wait,
+            headers=_empty(policy, wait),
         )

@@ -122,6 +122,8 @@ def test_abusive_address_is_blocked_and_unblocked_when_the_block_expires(env, mo
     again = fn.post(T2I, json={"prompt": "x"})
     assert again.get_json()["error_type"] == "abuse_blocked" and again.get_json()["retry_after"] == 60
     assert int(again.headers["Retry-After"]) == 60
+    assert again.headers["RateLimit-Policy"] == '"anonymous";q=3;w=60'
+    assert again.headers["RateLimit"] == '"anonymous";r=0;t=60'
     other = fn.post(T2I, json={"prompt": "x"}, environ_base={"REMOTE_ADDR": "10.1.1.1"})
     assert other.status_code == 202, "other addresses are not affected"
     clock.advance(61)
@@ -139,7 +141,10 @@ def test_the_queue_past_its_depth_answers_503_with_growing_retry(env, monkeypatc
     assert busy.status_code == 503 and body["error_type"] == "server_busy"
     assert body["retry_after"] >= 5 and busy.headers["Retry-After"] == str(body["retry_after"])
     assert body["donation_link"] == "/donate"
+    assert busy.headers["RateLimit"] == f'"anonymous";r=0;t={body["retry_after"]}'
     assert wiring.gateway().jobs.counts() == (2, 0)
+    after = fn.post(T2I, json={"prompt": "x"}, environ_base={"REMOTE_ADDR": "10.0.0.3"})
+    assert after.status_code == 503 and after.get_json()["retry_after"] >= 5
 
 
 def test_text_has_its_own_bucket(client):
