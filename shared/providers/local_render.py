@@ -14,16 +14,6 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont, ImageOps
 from shared.providers.local import seeded_rng as _rng
 
 LONG_SIDE = 512
-_STYLES = (
-    "soft morning light",
-    "cinematic depth of field",
-    "rich texture",
-    "muted film colours",
-    "high detail",
-    "dramatic shadows",
-    "pastel palette",
-    "wide-angle composition",
-)
 
 
 def blend(base: Image.Image, overlay: Image.Image, alpha: float) -> Image.Image:
