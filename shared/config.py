@@ -72,6 +72,7 @@ class Settings(BaseSettings):
     dispatch_poll_seconds: float = Field(default=0.5, gt=0)
     eta_default_seconds: float = 5.0
     eta_window: int = 20
+    eta_cache_seconds: float = Field(default=300.0, ge=0)  # per instance; a refresh reads ETA_WINDOW jobs
     tasks_token: SecretStr | None = None
 
     # fair use (see README "Fair use")

@@ -124,7 +124,16 @@ class Gateway:
     def job_service(self) -> JobService:
         from shared.jobs.service import JobService
 
-        return JobService(self.jobs, self.media, self.clock, self.settings.worker_concurrency, self.dispatcher.notify)
+        s = self.settings
+        return JobService(
+            self.jobs,
+            self.media,
+            self.clock,
+            s.worker_concurrency,
+            self.dispatcher.notify,
+            eta_window=s.eta_window,
+            eta_cache_seconds=s.eta_cache_seconds,
+        )
 
     def _s3_media(self) -> MediaStore:
         from shared.media_s3 import S3MediaStore, s3_client

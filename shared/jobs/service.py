@@ -38,6 +38,8 @@ class JobService:
         concurrency: int,
         notify: Callable[[Job], None],
         retention_seconds: float = 30 * 86400,
+        eta_window: int = 20,
+        eta_cache_seconds: float = 15.0,
     ) -> None:
         self.store = store
         self.media = media
@@ -45,7 +47,9 @@ class JobService:
         self.concurrency = concurrency
         self.notify = notify
         self.retention_seconds = retention_seconds
-        self.durations = eta.DurationCache(lambda mode: store.recent_durations(mode, 20), clock.now)
+        self.durations = eta.DurationCache(
+            lambda mode: store.recent_durations(mode, eta_window), clock.now, eta_cache_seconds
+        )
 
     def submit(
         self,

@@ -158,6 +158,17 @@ class FirestoreDb:
         self.ops.record(reads=max(math.ceil(value / 1000), 1))
         return value
 
+    def count_and_sum(self, query: Query, field: str) -> tuple[int, float]:
+        """``count()`` and ``sum(field)`` of one query, in one aggregation (billed as one)."""
+        from google.cloud.firestore_v1.aggregation import AggregationQuery
+
+        aggregation = AggregationQuery(query)
+        aggregation.count(alias="n").sum(field, alias="total")
+        values = {result.alias: result.value for result in aggregation.get()[0]}
+        count = int(values["n"])
+        self.ops.record(reads=max(math.ceil(count / 1000), 1))
+        return count, float(values["total"])
+
     # -- writes --------------------------------------------------------------------------
 
     def create(self, ref: DocumentReference, data: dict[str, Any]) -> WriteResult | None:

@@ -2,8 +2,9 @@
 
 Document ``jobs/{id}`` holds every ``Job`` field, plus ``queue_key`` (priority, submit time
 and id packed into one string that sorts in queue order, so queue position is ONE ``count()``
-and the claim query needs one composite index) and ``expire_at`` (a Timestamp for the TTL
-policy; the exact float is kept as ``expire_at_seconds``).
+and the claim query needs one composite index) ``expire_at`` (a Timestamp for the TTL
+policy; the exact float is kept as ``expire_at_seconds``) and ``running`` (1 while running, else
+0), so ``counts()`` is one aggregation: ``count()`` and ``sum(running)`` of the active jobs.
 
 No transactions. Every change of a job is a compare-and-set on the document's update time:
 claims try the first queued candidates in order and take the first whose CAS wins, so any
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
 CANDIDATES = 5  # queued jobs a claim looks at per query
 _FIELDS = [f.name for f in dataclasses.fields(Job)]
 _LOST = {"error_type": "worker_lost", "message": "The job was interrupted too many times."}
-_NOT_HELD = {"lease_owner": None, "lease_expires_at": None}
+_NOT_HELD = {"lease_owner": None, "lease_expires_at": None, "running": 0}
 
 
 def _sortable(value: float) -> str:
@@ -60,6 +61,7 @@ def _to_doc(job: Job) -> dict[str, Any]:
     if job.expire_at is not None:
         data["expire_at"] = timestamp(job.expire_at)
     data["queue_key"] = queue_key(job)
+    data["running"] = int(job.status is JobStatus.RUNNING)
     return data
 
 
@@ -128,9 +130,8 @@ class FirestoreJobStore:
         return self.db.count(self._where(("status", "==", "queued"), ("queue_key", "<", queue_key(job))))
 
     def counts(self) -> tuple[int, int]:
-        queued = self.db.count(self._where(("status", "==", "queued")))
-        running = self.db.count(self._where(("status", "==", "running")))
-        return queued, running
+        active, running = self.db.count_and_sum(self._where(("status", "in", ["queued", "running"])), "running")
+        return active - int(running), int(running)
 
     def recent_durations(self, mode: Mode, limit: int) -> list[float]:
         from google.cloud.firestore import Query
@@ -171,6 +172,7 @@ class FirestoreJobStore:
             "lease_expires_at": now + lease_seconds,
             "attempts": int(data.get("attempts") or 0) + 1,
             "started_at": now,
+            "running": 1,
         }
         written = self.db.update(snap.reference, changes, since=snap.update_time)
         if written is None:

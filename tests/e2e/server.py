@@ -38,7 +38,7 @@ class DevServer:
             try:
                 if requests.get(f"{self.url}/api/v1/health", timeout=1).status_code == 200:
                     return
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # not answering yet
                 time.sleep(0.1)
         raise RuntimeError(f"server did not start: {self.output()}")
 
