@@ -24,10 +24,11 @@ def _run_job(call: http.Call) -> http.Reply:
 
     worker = worker_id()
     now = gw.clock.now()
-    # A retried task whose previous run was killed finds its job behind an expired lease:
-    # put such jobs back in the queue first (or fail them past MAX_ATTEMPTS), then claim.
-    gw.jobs.requeue_expired(now, gw.settings.max_attempts)
     job = gw.jobs.claim(body.job_id, worker, now, gw.settings.lease_seconds)
+    if job is None and gw.jobs.requeue_expired(now, gw.settings.max_attempts):
+        # A retried task whose previous run was killed finds its job behind an expired lease:
+        # that job is back in the queue now (or failed past MAX_ATTEMPTS); claim again.
+        job = gw.jobs.claim(body.job_id, worker, now, gw.settings.lease_seconds)
     if job is None:
         current = gw.jobs.get(body.job_id)
         if current is None:
