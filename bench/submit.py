@@ -8,6 +8,7 @@ Run: .venv/bin/python bench/submit.py [--count 500] [--seconds 5]
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 
 from common import embedded, hello, latency, throughput
@@ -31,8 +32,12 @@ def main() -> None:
         def baseline(session):
             session.get(base_url + "/").raise_for_status()
 
+        counter = itertools.count()
+
         def submit(session):
-            r = session.post(f"{gw_url}/api/v1/generate/text-to-image", json={"prompt": "a red fox in snow"})
+            # distinct prompts: identical submits inside the dedupe window return the same job
+            prompt = f"a red fox in snow #{next(counter)}"
+            r = session.post(f"{gw_url}/api/v1/generate/text-to-image", json={"prompt": prompt})
             assert r.status_code == 202, r.text
 
         def poll(session):
