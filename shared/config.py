@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     eta_window: int = 20
     eta_cache_seconds: float = Field(default=300.0, ge=0)  # per instance; a refresh reads ETA_WINDOW jobs
     tasks_token: SecretStr | None = None
+    submit_dedupe_seconds: float = Field(default=30.0, ge=0)  # identical media submits inside it: same job
+    text_cache_ttl_seconds: float = Field(default=3600.0, ge=0)  # identical text requests answered from the store
+    byok_encryption_key: SecretStr | None = None  # Fernet key(s), comma-separated: first encrypts, all decrypt
 
     # fair use (see README "Fair use")
     trusted_proxy_hops: int = Field(default=0, ge=0, le=5)

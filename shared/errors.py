@@ -110,3 +110,21 @@ class ProviderUnavailable(AppError):
     status = 503
     error_type = "provider_unavailable"
     default_message = "No generation provider is available right now. Please try again shortly."
+
+
+class UserKeyRejected(AppError):
+    status = 424  # the request depended on the caller's own provider key, which failed
+    error_type = "user_key_rejected"
+    default_message = "The provider rejected your own API key. Check or replace it in your account."
+
+
+class UserKeyRateLimited(AppError):
+    status = 429
+    error_type = "user_key_rate_limited"
+    default_message = "The provider is rate limiting your own API key. Please try again later."
+
+
+class UserKeyUnreadable(AppError):
+    status = 424
+    error_type = "user_key_unreadable"
+    default_message = "Your stored API key could not be read. Please store it again."

@@ -178,6 +178,7 @@ class TextAnswer(Answer):
     provider: str
     model: str
     usage: TextUsage
+    cached: bool = False  # answered from the response cache: the provider was not called
 
 
 class ProviderHealth(Answer):

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from shared.providers.router import ProviderRouter
     from shared.ratelimit.limiter import Limiter
     from shared.ratelimit.load import LoadMonitor
-    from shared.stores.base import JobStore, LimiterStore, ProviderStateStore, UserStore
+    from shared.stores.base import JobStore, LimiterStore, ProviderStateStore, UserKeyStore, UserStore
     from shared.stores.factory import Stores
     from shared.textgen import TextService
 
@@ -41,11 +41,13 @@ class Gateway:
 
     @cached_property
     def stores(self) -> Stores:
+        from shared.secretbox import cipher_for
         from shared.stores.factory import open_firestore, open_sqlite
 
+        cipher = cipher_for(self.settings)  # users' provider keys (BYOK); loaded on first use
         if self.settings.store == "firestore":
-            return open_firestore(self.settings)
-        return open_sqlite(self.settings.resolved_sqlite_path)
+            return open_firestore(self.settings, cipher)
+        return open_sqlite(self.settings.resolved_sqlite_path, cipher)
 
     @property
     def jobs(self) -> JobStore:
@@ -73,15 +75,14 @@ class Gateway:
             self.settings.media_url_ttl_seconds,
         )
 
-    @cached_property
-    def provider_state(self) -> ProviderStateStore | None:
-        """Circuit breakers shared by every instance (SQLite now; None = no breaker)."""
-        if self.settings.store != "sqlite":
-            return None
-        from shared.stores.sqlite_db import SqliteDatabase
-        from shared.stores.sqlite_providers import SqliteProviderStateStore
+    @property
+    def provider_state(self) -> ProviderStateStore:
+        """Circuit breakers shared by every instance through the store."""
+        return self.stores.provider_state
 
-        return SqliteProviderStateStore(SqliteDatabase(self.settings.resolved_sqlite_path))
+    @property
+    def user_keys(self) -> UserKeyStore:
+        return self.stores.user_keys
 
     @cached_property
     def providers(self) -> ProviderRouter:
@@ -99,7 +100,7 @@ class Gateway:
     def runner(self) -> JobRunner:
         from shared.jobs.runner import JobRunner
 
-        return JobRunner(self.jobs, self.media, self.providers, self.clock, self.leases)
+        return JobRunner(self.jobs, self.media, self.providers, self.clock, self.leases, self.user_keys)
 
     @cached_property
     def dispatcher(self) -> Dispatcher:
@@ -133,6 +134,7 @@ class Gateway:
             self.dispatcher.notify,
             eta_window=s.eta_window,
             eta_cache_seconds=s.eta_cache_seconds,
+            dedupe_seconds=s.submit_dedupe_seconds,
         )
 
     def _s3_media(self) -> MediaStore:
@@ -203,16 +205,14 @@ class Gateway:
     def text_service(self) -> TextService:
         from shared.textgen import TextService
 
-        return TextService(self.providers)
+        s = self.settings
+        return TextService(self.providers, self.stores.cache, self.clock, s.text_cache_ttl_seconds, self.user_keys)
 
     def close(self) -> None:
         if "dispatcher" in self.__dict__:
             self.dispatcher.stop()
         if "stores" in self.__dict__:
             self.stores.close()
-        state = self.__dict__.get("provider_state")
-        if state is not None:
-            state.db.close()
 
 
 _lock = threading.Lock()

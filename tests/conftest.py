@@ -23,6 +23,9 @@ def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
     monkeypatch.setenv("CORS_ORIGINS", "https://site.example")
     monkeypatch.setenv("LOAD_HOST_METRICS", "false")
     monkeypatch.setenv("LOAD_CACHE_SECONDS", "0")
+    # Tests that fire identical submits to exercise limits want one job per submit;
+    # tests/functions/test_byok_and_cache.py turns the dedupe window on.
+    monkeypatch.setenv("SUBMIT_DEDUPE_SECONDS", "0")
     wiring.reset()
     yield tmp_path
     wiring.reset()

@@ -61,10 +61,11 @@ def _submitter(mode: Mode) -> http.Handler:
 def _text(call: http.Call) -> http.Reply | flask.Response:
     body: TextRequest = call.body
     gw = wiring.gateway()
-    headers = gw.limiter.admit(gw.caller(call.request), "text")
+    caller = gw.caller(call.request)
+    headers = gw.limiter.admit(caller, "text")
     if body.stream:
-        return http.sse_response(gw.text_service.stream(body), headers)
-    return http.Reply(gw.text_service.complete(body), headers=headers)
+        return http.sse_response(gw.text_service.stream(body, caller), headers)
+    return http.Reply(gw.text_service.complete(body, caller), headers=headers)
 
 
 def _api(path: str, mode: Mode, body: type, kind: http.BodyKind) -> http.Api:

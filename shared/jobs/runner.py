@@ -14,8 +14,9 @@ from shared.clock import Clock
 from shared.media import EXTENSIONS, MediaStore
 from shared.models import JobStatus
 from shared.providers.base import ErrorKind, GenerationRequest, JobContext, ProviderError
+from shared.providers.byok import UNREADABLE, user_key_failure
 from shared.providers.router import ProviderRouter
-from shared.stores.base import Job, JobStore, Outcome
+from shared.stores.base import Job, JobStore, Outcome, UnreadableKey, UserKeyStore
 
 log = logging.getLogger("gateway.jobs")
 
@@ -80,13 +81,26 @@ class LeaseKeeper:
 
 class JobRunner:
     def __init__(
-        self, store: JobStore, media: MediaStore, router: ProviderRouter, clock: Clock, leases: LeaseKeeper
+        self,
+        store: JobStore,
+        media: MediaStore,
+        router: ProviderRouter,
+        clock: Clock,
+        leases: LeaseKeeper,
+        user_keys: UserKeyStore | None = None,
     ) -> None:
         self.store = store
         self.media = media
         self.router = router
         self.clock = clock
         self.leases = leases
+        self.user_keys = user_keys
+
+    def _owner_keys(self, job: Job) -> dict[str, str]:
+        """The job owner's own provider keys (one store read; none for anonymous callers)."""
+        if self.user_keys is None or not job.owner.startswith("user:"):
+            return {}
+        return self.user_keys.keys_for(job.owner.removeprefix("user:"))
 
     def _request(self, job: Job) -> GenerationRequest:
         params = job.params
@@ -124,12 +138,17 @@ class JobRunner:
 
         context = JobContext(self.clock.sleep, job.provider, job.vendor_task_id, save_task)
         try:
-            served, output = self.router.generate(self._request(job), context, job.params.get("provider"))
-        except ProviderError as exc:
-            error_type, message = _USER_ERRORS.get(exc.kind, _UNAVAILABLE)
-            log.warning(
-                "job failed", extra={"fields": {"job_id": job.id, "kind": exc.kind.value, "provider": exc.provider}}
+            keys = self._owner_keys(job)
+            served, output = self.router.generate(self._request(job), context, job.params.get("provider"), keys)
+        except UnreadableKey as exc:
+            message = UNREADABLE.format(provider=exc.provider)
+            return Outcome(
+                JobStatus.FAILED, self.clock.now(), error={"error_type": "user_key_unreadable", "message": message}
             )
+        except ProviderError as exc:
+            error_type, message = user_key_failure(exc) or _USER_ERRORS.get(exc.kind, _UNAVAILABLE)
+            fields = {"job_id": job.id, "kind": exc.kind.value, "provider": exc.provider, "user_key": exc.user_key}
+            log.warning("job failed", extra={"fields": fields})
             return Outcome(JobStatus.FAILED, self.clock.now(), error={"error_type": error_type, "message": message})
         except Exception:
             log.exception("job crashed", extra={"fields": {"job_id": job.id}})

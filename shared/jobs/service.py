@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import secrets
 from collections.abc import Callable
 from typing import Any
@@ -29,6 +31,24 @@ def links(job_id: str) -> JobLinks:
     return JobLinks(self=f"{API}/jobs/{job_id}", cancel=f"{API}/jobs/{job_id}")
 
 
+def dedupe_key(owner: str, mode: Mode, params: dict[str, Any], image: bytes | None, now: float, window: float) -> str:
+    """The idempotency key an identical submit by the same caller in the same window shares:
+    a hash of owner, mode, the fields sent and the input image's bytes, bucketed by ``window``."""
+    canonical = {
+        "owner": owner,
+        "mode": mode.value,
+        "params": params,
+        "image": hashlib.sha256(image).hexdigest() if image is not None else None,
+    }
+    digest = hashlib.sha256(json.dumps(canonical, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    return f"auto:{int(now // window)}:{digest[:48]}"
+
+
+def _retry_key(key: str, failed: Job) -> str:
+    """A dedupe key that is new again after the job it found failed or was canceled."""
+    return "auto:" + hashlib.sha256(f"{key}|{failed.id}".encode()).hexdigest()[:48]
+
+
 class JobService:
     def __init__(
         self,
@@ -40,6 +60,7 @@ class JobService:
         retention_seconds: float = 30 * 86400,
         eta_window: int = 20,
         eta_cache_seconds: float = 15.0,
+        dedupe_seconds: float = 0.0,
     ) -> None:
         self.store = store
         self.media = media
@@ -47,6 +68,7 @@ class JobService:
         self.concurrency = concurrency
         self.notify = notify
         self.retention_seconds = retention_seconds
+        self.dedupe_seconds = dedupe_seconds
         self.durations = eta.DurationCache(
             lambda mode: store.recent_durations(mode, eta_window), clock.now, eta_cache_seconds
         )
@@ -61,6 +83,10 @@ class JobService:
     ) -> tuple[JobAccepted, bool]:
         now = self.clock.now()
         params: dict[str, Any] = body.model_dump(exclude_none=True)
+        derived = None
+        if idempotency_key is None and self.dedupe_seconds > 0:
+            data = image.data if image is not None else None
+            derived = dedupe_key(caller.key, mode, params, data, now, self.dedupe_seconds)
         params.setdefault("seed", secrets.randbelow(2**31))
         job_id = new_job_id()
         input_key = None
@@ -76,10 +102,15 @@ class JobService:
             params=params,
             created_at=now,
             input_key=input_key,
-            idempotency_key=idempotency_key,
+            idempotency_key=idempotency_key or derived,
             expire_at=now + self.retention_seconds,
         )
         stored, created = self.store.create(job)
+        for _ in range(8):  # an identical submit after a failure is a retry: a new job
+            if created or derived is None or stored.status not in (JobStatus.FAILED, JobStatus.CANCELED):
+                break
+            job = job.evolve(idempotency_key=_retry_key(job.idempotency_key or derived, stored))
+            stored, created = self.store.create(job)
         if not created:
             if input_key:
                 self.media.delete(input_key)

@@ -34,6 +34,7 @@ class ProviderError(Exception):
         self.message = message
         self.retry_after = retry_after
         self.provider = provider
+        self.user_key = False  # set by the router when the call used the caller's own key (BYOK)
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from shared.clock import Clock
 from shared.config import Settings
 from shared.models import Mode
 from shared.providers.base import Provider
+from shared.providers.byok import UserKeyProviders
 from shared.providers.guards import BreakerPolicy, CircuitBreaker, Throttle
 from shared.providers.router import ProviderRouter
 from shared.stores.base import ProviderStateStore
@@ -84,6 +85,21 @@ def build_providers(settings: Settings, clock: Clock) -> dict[str, Provider]:
     return providers
 
 
+def user_key_providers(settings: Settings, clock: Clock, providers: dict[str, Provider]) -> UserKeyProviders:
+    """Adapters for callers' own keys: clones of the platform's, or keyless ones built on first use."""
+
+    def template(vendor: str) -> Provider | None:
+        if vendor not in VENDORS:
+            return None
+        return providers.get(vendor) or build_vendor(settings, vendor, [], clock)
+
+    orders = {
+        mode: [n for n in getattr(settings, f"route_{field}") if n in VENDORS] or list(VENDORS)
+        for mode, field in _MODE_FIELDS.items()
+    }
+    return UserKeyProviders(template, orders)
+
+
 def build_router(settings: Settings, clock: Clock, state: ProviderStateStore | None) -> ProviderRouter:
     providers = build_providers(settings, clock)
     configured = {mode: getattr(settings, f"route_{field}") for mode, field in _MODE_FIELDS.items()}
@@ -100,7 +116,13 @@ def build_router(settings: Settings, clock: Clock, state: ProviderStateStore | N
         policy = BreakerPolicy(settings.breaker_threshold, settings.breaker_open_seconds)
         breaker = CircuitBreaker(state, clock, policy)
     router = ProviderRouter(
-        providers, routes, throttles=throttles, breaker=breaker, prices=settings.prices, clock=clock
+        providers,
+        routes,
+        throttles=throttles,
+        breaker=breaker,
+        prices=settings.prices,
+        clock=clock,
+        byok=user_key_providers(settings, clock, providers),
     )
     for name, provider in providers.items():
         for mode in provider.modes:

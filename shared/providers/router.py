@@ -4,7 +4,8 @@ A route is an ordered list of provider names per mode (configuration). Unavailab
 rate-limited and key errors fail over to the next provider; moderation refusals and bad
 requests never do: another vendor would not make them right. A provider whose circuit is open
 is skipped; a paid provider/model with no price is never routed. Once an async vendor has
-accepted a video task, the job stays with it (failing over would pay twice).
+accepted a video task, the job stays with it (failing over would pay twice). A caller's own
+key (``user_keys``, see ``shared.providers.byok``) replaces all of this with one provider.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from shared.providers.base import (
     TextOutput,
     TextRequest,
 )
+from shared.providers.byok import UserKeyProviders, tagged
 from shared.providers.guards import CircuitBreaker, Throttle
 
 log = logging.getLogger("gateway.providers")
@@ -37,6 +39,7 @@ class Served:
     provider: str
     model: str
     unit_price: float = 1.0
+    user_key: bool = False  # served with the caller's own key (the platform paid nothing)
 
 
 class ProviderRouter:
@@ -50,6 +53,7 @@ class ProviderRouter:
         breaker: CircuitBreaker | None = None,
         prices: Mapping[str, float] | None = None,
         clock: Clock | None = None,
+        byok: UserKeyProviders | None = None,
     ) -> None:
         self.providers = dict(providers)
         self.routes = {mode: [n for n in names if n in self.providers] for mode, names in routes.items()}
@@ -60,6 +64,7 @@ class ProviderRouter:
         }
         self.breaker = breaker
         self.prices = dict(prices or {})
+        self.byok = byok
 
     def price(self, provider: Provider, mode: Mode) -> float | None:
         """Cost units per unit of output (image, video second, 1K text tokens); None = unpriced."""
@@ -123,9 +128,32 @@ class ProviderRouter:
         assert last is not None
         raise last
 
+    def _own(self, mode: Mode, preferred: str | None, user_keys: Mapping[str, str] | None) -> Provider | None:
+        if not user_keys or self.byok is None:
+            return None
+        return self.byok.pick(mode, user_keys, preferred)
+
+    @staticmethod
+    def _with_own_key(mode: Mode, provider: Provider, call: Callable[[Provider], T]) -> tuple[Served, T]:
+        """One call with the caller's key: no other provider, no platform key, errors marked as the key's."""
+        try:
+            output = call(provider)
+        except ProviderError as exc:
+            exc.provider = exc.provider or provider.name
+            exc.user_key = True
+            raise
+        return Served(provider.name, provider.model_for(mode), 0.0, user_key=True), output
+
     def generate(
-        self, request: GenerationRequest, context: JobContext, preferred: str | None = None
+        self,
+        request: GenerationRequest,
+        context: JobContext,
+        preferred: str | None = None,
+        user_keys: Mapping[str, str] | None = None,
     ) -> tuple[Served, MediaOutput]:
+        own = self._own(request.mode, preferred, user_keys)
+        if own is not None:
+            return self._with_own_key(request.mode, own, lambda p: p.generate(request, context.for_provider(p.name)))
         accepted: set[str] = set()
         if context.resume_provider and context.resume_task_id:
             accepted.add(context.resume_provider)
@@ -143,12 +171,36 @@ class ProviderRouter:
             lambda name: request.mode.is_video and name in accepted,
         )
 
-    def complete(self, request: TextRequest, preferred: str | None = None) -> tuple[Served, TextOutput]:
-        providers = self.route(Mode.TEXT, preferred)
-        served, output = self._attempt(Mode.TEXT, providers, lambda p: p.complete(request), lambda _name: False)
+    def complete(
+        self, request: TextRequest, preferred: str | None = None, user_keys: Mapping[str, str] | None = None
+    ) -> tuple[Served, TextOutput]:
+        own = self._own(Mode.TEXT, preferred, user_keys)
+        if own is not None:
+            served, output = self._with_own_key(Mode.TEXT, own, lambda p: p.complete(request))
+        else:
+            providers = self.route(Mode.TEXT, preferred)
+            served, output = self._attempt(Mode.TEXT, providers, lambda p: p.complete(request), lambda _name: False)
         return replace(served, model=output.model), output
 
-    def stream(self, request: TextRequest, preferred: str | None = None) -> tuple[Served, Iterator[str]]:
+    def stream(
+        self, request: TextRequest, preferred: str | None = None, user_keys: Mapping[str, str] | None = None
+    ) -> tuple[Served, Iterator[str]]:
         """Open the stream on the first provider that answers (failover happens before any text)."""
+        own = self._own(Mode.TEXT, preferred, user_keys)
+        if own is not None:
+            served, chunks = self._with_own_key(Mode.TEXT, own, lambda p: p.stream(request))
+            return served, tagged(chunks)
         providers = self.route(Mode.TEXT, preferred)
         return self._attempt(Mode.TEXT, providers, lambda p: p.stream(request), lambda _name: False)
+
+    def text_route(
+        self, preferred: str | None, user_keys: Mapping[str, str] | None
+    ) -> tuple[list[tuple[str, str]], bool] | None:
+        """The (provider, model) pairs a text request would try and whether that is the caller's
+        own key, for the response cache key; None when no paid provider is among them (a free
+        answer is not worth a store write)."""
+        own = self._own(Mode.TEXT, preferred, user_keys)
+        providers = [own] if own is not None else self.route(Mode.TEXT, preferred)
+        if not any(p.paid for p in providers):
+            return None
+        return [(p.name, p.model_for(Mode.TEXT)) for p in providers], own is not None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -38,6 +39,12 @@ class VendorProvider(Provider):
             self.name, config.base_url, KeyPool(self.name, config.keys, clock), self.auth, self.classify, clock,
             config.policy,
         )  # fmt: skip
+
+    def with_keys(self, keys: list[str]) -> VendorProvider:
+        """This adapter calling with ``keys`` only (a user's own key): same session and settings."""
+        clone = copy.copy(self)
+        clone.http = self.http.with_keys(KeyPool(self.name, keys, self.http.clock))
+        return clone
 
     def auth(self, key: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {key}"}

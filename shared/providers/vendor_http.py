@@ -8,6 +8,7 @@ A wait longer than ``max_wait`` is not taken: the error goes up so the router ca
 
 from __future__ import annotations
 
+import copy
 import logging
 import random
 from collections.abc import Callable
@@ -121,6 +122,12 @@ class VendorHttp:
         # costs a third of a millisecond per request); HTTPS_PROXY is honoured when set.
         self.session.trust_env = False
         self.session.proxies.update(requests.utils.get_environ_proxies(self.base_url))
+
+    def with_keys(self, keys: KeyPool) -> VendorHttp:
+        """The same vendor, session and policy, sending ``keys`` instead (a user's own key)."""
+        clone = copy.copy(self)
+        clone.keys = keys
+        return clone
 
     @property
     def timeout(self) -> tuple[float, float]:

@@ -167,3 +167,49 @@ class ProviderStateStore(Protocol):
 
     def try_probe(self, provider: str, now: float, probe_seconds: float) -> bool:
         """In half-open state, let exactly one caller probe until ``now + probe_seconds``."""
+
+
+@dataclass(frozen=True)
+class StoredKey:
+    """What may be shown of a stored user key: which provider, and its last 4 characters."""
+
+    provider: str
+    hint: str
+    updated_at: float
+
+
+class UnreadableKey(Exception):
+    """A stored user key that the configured encryption keys cannot decrypt."""
+
+    def __init__(self, provider: str) -> None:
+        super().__init__(f"the stored key for {provider} cannot be decrypted")
+        self.provider = provider
+
+
+class UserKeyStore(Protocol):
+    """Users' own provider keys (BYOK), encrypted at rest; plaintext only in and out of these calls."""
+
+    def keys_for(self, user_id: str) -> dict[str, str]:
+        """Every provider -> key the user stored (one store read). Raises ``UnreadableKey``."""
+
+    def get_key(self, user_id: str, provider: str) -> str | None: ...
+
+    def list_keys(self, user_id: str) -> list[StoredKey]:
+        """What the user may see: never the key itself."""
+
+    def put_key(self, user_id: str, provider: str, key: str, now: float) -> None: ...
+
+    def delete_key(self, user_id: str, provider: str) -> bool:
+        """Forget the key; False if there was none."""
+
+
+class CacheStore(Protocol):
+    """Answers kept for a while under a key (a SHA-256 of the canonical request)."""
+
+    def get(self, key: str, now: float) -> dict[str, Any] | None:
+        """The value stored under ``key`` unless it expired by ``now``."""
+
+    def put(self, key: str, value: dict[str, Any], expire_at: float) -> None: ...
+
+    def purge(self, before: float) -> int:
+        """Delete entries that expired before ``before``."""

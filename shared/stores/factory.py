@@ -7,10 +7,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from shared.stores.base import JobStore, LimiterStore, UserStore
+from shared.stores.base import CacheStore, JobStore, LimiterStore, ProviderStateStore, UserKeyStore, UserStore
 
 if TYPE_CHECKING:
     from shared.config import Settings
+    from shared.secretbox import KeyCipher
     from shared.stores.firestore_db import OpCounter
 
 
@@ -19,23 +20,42 @@ class Stores:
     jobs: JobStore
     limiter: LimiterStore
     users: UserStore
+    provider_state: ProviderStateStore  # circuit breakers shared by every instance
+    user_keys: UserKeyStore  # users' own provider keys (BYOK), encrypted
+    cache: CacheStore  # text answers by request hash
     close: Callable[[], None] = field(default=lambda: None)
     ops: OpCounter | None = None  # store operations counted as billed (Firestore only)
 
 
-def open_sqlite(path: Path) -> Stores:
+def open_sqlite(path: Path, cipher: KeyCipher | None = None) -> Stores:
+    """``cipher`` encrypts users' keys; by default a random key kept beside the database file."""
+    from shared.secretbox import file_cipher
     from shared.stores.sqlite_db import SqliteDatabase
     from shared.stores.sqlite_jobs import SqliteJobStore
+    from shared.stores.sqlite_keys import SqliteCacheStore, SqliteUserKeyStore
     from shared.stores.sqlite_limiter import SqliteLimiterStore, SqliteUserStore
+    from shared.stores.sqlite_providers import SqliteProviderStateStore
 
     db = SqliteDatabase(path)
-    return Stores(SqliteJobStore(db), SqliteLimiterStore(db), SqliteUserStore(db), db.close)
+    return Stores(
+        jobs=SqliteJobStore(db),
+        limiter=SqliteLimiterStore(db),
+        users=SqliteUserStore(db),
+        provider_state=SqliteProviderStateStore(db),
+        user_keys=SqliteUserKeyStore(db, cipher or file_cipher(Path(path).parent / "byok.key")),
+        cache=SqliteCacheStore(db),
+        close=db.close,
+    )
 
 
-def open_firestore(settings: Settings) -> Stores:
+def open_firestore(settings: Settings, cipher: KeyCipher | None = None) -> Stores:
+    """``cipher`` encrypts users' keys; by default the one ``BYOK_ENCRYPTION_KEY`` configures."""
+    from shared.secretbox import cipher_for
     from shared.stores.firestore_db import FirestoreDb
     from shared.stores.firestore_jobs import FirestoreJobStore
+    from shared.stores.firestore_keys import FirestoreCacheStore, FirestoreUserKeyStore
     from shared.stores.firestore_limiter import FirestoreLimiterStore, FirestoreUserStore
+    from shared.stores.firestore_providers import FirestoreProviderStateStore
 
     db = FirestoreDb(
         settings.firestore_project,
@@ -44,4 +64,13 @@ def open_firestore(settings: Settings) -> Stores:
         settings.firestore_emulator_host,
     )
     limiter = FirestoreLimiterStore(db, settings.firestore_limiter_ttl_seconds)
-    return Stores(FirestoreJobStore(db), limiter, FirestoreUserStore(db), db.close, db.ops)
+    return Stores(
+        jobs=FirestoreJobStore(db),
+        limiter=limiter,
+        users=FirestoreUserStore(db),
+        provider_state=FirestoreProviderStateStore(db),
+        user_keys=FirestoreUserKeyStore(db, cipher or cipher_for(settings)),
+        cache=FirestoreCacheStore(db),
+        close=db.close,
+        ops=db.ops,
+    )

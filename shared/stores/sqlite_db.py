@@ -81,6 +81,22 @@ MIGRATIONS: list[str] = [
         probe_until REAL
     ) WITHOUT ROWID;
     """,
+    """
+    CREATE TABLE user_keys (
+        user_id TEXT NOT NULL,
+        provider TEXT NOT NULL,
+        token TEXT NOT NULL,
+        hint TEXT NOT NULL,
+        updated_at REAL NOT NULL,
+        PRIMARY KEY (user_id, provider)
+    ) WITHOUT ROWID;
+    CREATE TABLE response_cache (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL,
+        expire_at REAL NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX response_cache_expire ON response_cache(expire_at);
+    """,
 ]
 
 

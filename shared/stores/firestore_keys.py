@@ -1,0 +1,93 @@
+"""Users' provider keys (encrypted) and the response cache, on Firestore.
+
+``user_keys/{user}``: one document per user, a map ``keys.{provider}`` of ``token`` (Fernet),
+``hint`` (last 4 characters) and ``updated_at``, so a job reads all of its owner's keys in
+ONE document read. ``response_cache/{sha256}``: ``value`` (JSON text), ``expire_at`` (a
+Timestamp for the TTL policy) and ``expire_at_seconds`` (the exact float the reads compare).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from shared.secretbox import KeyCipher, Undecryptable, hint
+from shared.stores.base import StoredKey, UnreadableKey
+from shared.stores.firestore_db import FirestoreDb, doc_id, timestamp
+from shared.stores.firestore_limiter import MAX_ROUNDS, StoreContention
+
+
+class FirestoreUserKeyStore:
+    def __init__(self, db: FirestoreDb, cipher: KeyCipher) -> None:
+        self.db = db
+        self.cipher = cipher
+
+    def _ref(self, user_id: str) -> Any:
+        return self.db.collection("user_keys").document(doc_id(user_id))
+
+    def _entries(self, user_id: str) -> dict[str, dict[str, Any]]:
+        data = self.db.get(self._ref(user_id)).to_dict() or {}
+        return data.get("keys") or {}
+
+    def _decrypt(self, provider: str, token: str) -> str:
+        try:
+            return self.cipher.decrypt(token)
+        except Undecryptable:
+            raise UnreadableKey(provider) from None
+
+    def keys_for(self, user_id: str) -> dict[str, str]:
+        return {name: self._decrypt(name, entry["token"]) for name, entry in self._entries(user_id).items()}
+
+    def get_key(self, user_id: str, provider: str) -> str | None:
+        entry = self._entries(user_id).get(provider)
+        return self._decrypt(provider, entry["token"]) if entry else None
+
+    def list_keys(self, user_id: str) -> list[StoredKey]:
+        entries = self._entries(user_id)
+        return [StoredKey(n, str(e.get("hint", "")), float(e["updated_at"])) for n, e in sorted(entries.items())]
+
+    def put_key(self, user_id: str, provider: str, key: str, now: float) -> None:
+        entry = {"token": self.cipher.encrypt(key), "hint": hint(key), "updated_at": float(now)}
+        self.db.merge(self._ref(user_id), {"user_id": user_id, "keys": {provider: entry}})
+
+    def delete_key(self, user_id: str, provider: str) -> bool:
+        from google.cloud.firestore import DELETE_FIELD
+        from google.cloud.firestore_v1.field_path import FieldPath
+
+        ref = self._ref(user_id)
+        path = FieldPath("keys", provider).to_api_repr()
+        for _ in range(MAX_ROUNDS):
+            snap = self.db.get(ref)
+            if provider not in ((snap.to_dict() or {}).get("keys") or {}):
+                return False
+            if self.db.update(ref, {path: DELETE_FIELD}, since=snap.update_time) is not None:
+                return True
+        raise StoreContention("this user's keys")
+
+
+class FirestoreCacheStore:
+    def __init__(self, db: FirestoreDb) -> None:
+        self.db = db
+
+    def _ref(self, key: str) -> Any:
+        return self.db.collection("response_cache").document(doc_id(key))
+
+    def get(self, key: str, now: float) -> dict[str, Any] | None:
+        data = self.db.get(self._ref(key)).to_dict()
+        if not data or float(data.get("expire_at_seconds", 0.0)) <= now:
+            return None
+        return json.loads(data["value"])
+
+    def put(self, key: str, value: dict[str, Any], expire_at: float) -> None:
+        doc = {
+            "value": json.dumps(value, separators=(",", ":")),
+            "expire_at": timestamp(expire_at),
+            "expire_at_seconds": float(expire_at),
+        }
+        self.db.put(self._ref(key), doc)
+
+    def purge(self, before: float) -> int:
+        from google.cloud.firestore import FieldFilter
+
+        stale = self.db.collection("response_cache").where(filter=FieldFilter("expire_at_seconds", "<", before))
+        return sum(self.db.delete(snap.reference, since=snap.update_time) for snap in self.db.query(stale))
