@@ -54,7 +54,7 @@ class KeyCipher:
 
                     keys = self._keys()
                     if not keys:
-                        raise ValueError("no BYOK encryption key is configured")
+                        raise ValueError("BYOK_ENCRYPTION_KEY is not set: users' keys cannot be stored")
                     self._fernet = MultiFernet([Fernet(k) for k in keys])
         return self._fernet
 
@@ -66,7 +66,7 @@ class KeyCipher:
 
         try:
             return self.fernet.decrypt(token.encode()).decode()
-        except InvalidToken:
+        except (InvalidToken, ValueError):
             raise Undecryptable() from None
 
 
@@ -82,7 +82,12 @@ def file_cipher(path: Path) -> KeyCipher:
 
 
 def cipher_for(settings: Settings) -> KeyCipher:
+    """The configured cipher. Without ``BYOK_ENCRYPTION_KEY``: a key file in ``DATA_DIR`` for the
+    embedded default; on Firestore none at all (each instance would make its own, and none could
+    read another's records), so storing a key fails and stored ones read as unreadable."""
     configured = settings.byok_encryption_key
+    if configured is None and settings.store == "firestore":
+        return KeyCipher(list)
     if configured is None:
         return file_cipher(settings.data_dir / "byok.key")
     keys = [k.strip().encode() for k in configured.get_secret_value().split(",") if k.strip()]

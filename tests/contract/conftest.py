@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from shared.secretbox import KeyCipher
 from shared.stores.factory import Stores, open_firestore, open_sqlite
 from tests.firestore_emulator import firestore_emulator  # noqa: F401  (session fixture)
 
@@ -23,7 +24,7 @@ def stores(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stores]:
     elif request.param == "firestore":
         emulator = request.getfixturevalue("firestore_emulator")
         settings = emulator.settings()  # a fresh project per test: nothing leaks between tests
-        bundle = open_firestore(settings)
+        bundle = open_firestore(settings, KeyCipher.of(KeyCipher.generate()))
         yield bundle
         bundle.close()
         emulator.reset(settings.firestore_project)
