@@ -135,6 +135,7 @@ class Gateway:
             eta_window=s.eta_window,
             eta_cache_seconds=s.eta_cache_seconds,
             dedupe_seconds=s.submit_dedupe_seconds,
+            dedupe_secret=self._secret(s.session_secret, "session.key"),
         )
 
     def _s3_media(self) -> MediaStore:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import json
 import secrets
 from collections.abc import Callable
@@ -32,21 +34,24 @@ def links(job_id: str) -> JobLinks:
 
 
 def dedupe_key(owner: str, mode: Mode, params: dict[str, Any], image: bytes | None, now: float, window: float) -> str:
-    """The idempotency key an identical submit by the same caller in the same window shares:
-    a hash of owner, mode, the fields sent and the input image's bytes, bucketed by ``window``."""
+    """What identical submits by the same caller in the same window share: a SHA-256 of owner,
+    mode, the fields sent and the input image's bytes, bucketed by ``window``."""
     canonical = {
         "owner": owner,
         "mode": mode.value,
         "params": params,
         "image": hashlib.sha256(image).hexdigest() if image is not None else None,
+        "window": int(now // window),
     }
-    digest = hashlib.sha256(json.dumps(canonical, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
-    return f"auto:{int(now // window)}:{digest[:48]}"
+    return hashlib.sha256(json.dumps(canonical, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
-def _retry_key(key: str, failed: Job) -> str:
-    """A dedupe key that is new again after the job it found failed or was canceled."""
-    return "auto:" + hashlib.sha256(f"{key}|{failed.id}".encode()).hexdigest()[:48]
+def derived_job_id(secret: bytes, key: str) -> str:
+    """The job id of a deduplicated submit: the same for the same key, unguessable without
+    ``secret`` (an id is the capability to an anonymous caller's job). Deriving the id, not an
+    idempotency key, keeps a submit at ONE store write (no idempotency marker)."""
+    mac = hmac.new(secret, f"job-dedupe|{key}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac[:18]).decode()
 
 
 class JobService:
@@ -61,6 +66,7 @@ class JobService:
         eta_window: int = 20,
         eta_cache_seconds: float = 15.0,
         dedupe_seconds: float = 0.0,
+        dedupe_secret: bytes = b"",
     ) -> None:
         self.store = store
         self.media = media
@@ -69,6 +75,7 @@ class JobService:
         self.notify = notify
         self.retention_seconds = retention_seconds
         self.dedupe_seconds = dedupe_seconds
+        self.dedupe_secret = dedupe_secret or secrets.token_bytes(32)  # per instance unless configured
         self.durations = eta.DurationCache(
             lambda mode: store.recent_durations(mode, eta_window), clock.now, eta_cache_seconds
         )
@@ -83,15 +90,16 @@ class JobService:
     ) -> tuple[JobAccepted, bool]:
         now = self.clock.now()
         params: dict[str, Any] = body.model_dump(exclude_none=True)
-        derived = None
-        if idempotency_key is None and self.dedupe_seconds > 0:
-            data = image.data if image is not None else None
-            derived = dedupe_key(caller.key, mode, params, data, now, self.dedupe_seconds)
-        params.setdefault("seed", secrets.randbelow(2**31))
         job_id = new_job_id()
+        derived = idempotency_key is None and self.dedupe_seconds > 0
+        if derived:
+            data = image.data if image is not None else None
+            key = dedupe_key(caller.key, mode, params, data, now, self.dedupe_seconds)
+            job_id = derived_job_id(self.dedupe_secret, key)
+        params.setdefault("seed", secrets.randbelow(2**31))
         input_key = None
-        if image is not None:
-            input_key = f"inputs/{job_id}.{EXTENSIONS[image.mime_type]}"
+        if image is not None:  # a name of its own: a duplicate's upload must not replace the first's
+            input_key = f"inputs/{new_job_id()}.{EXTENSIONS[image.mime_type]}"
             self.media.put(input_key, image.data, image.mime_type)
         job = Job(
             id=job_id,
@@ -102,14 +110,14 @@ class JobService:
             params=params,
             created_at=now,
             input_key=input_key,
-            idempotency_key=idempotency_key or derived,
+            idempotency_key=idempotency_key,
             expire_at=now + self.retention_seconds,
         )
         stored, created = self.store.create(job)
         for _ in range(8):  # an identical submit after a failure is a retry: a new job
-            if created or derived is None or stored.status not in (JobStatus.FAILED, JobStatus.CANCELED):
+            if created or not derived or stored.status not in (JobStatus.FAILED, JobStatus.CANCELED):
                 break
-            job = job.evolve(idempotency_key=_retry_key(job.idempotency_key or derived, stored))
+            job = job.evolve(id=derived_job_id(self.dedupe_secret, f"retry|{stored.id}"))
             stored, created = self.store.create(job)
         if not created:
             if input_key:

@@ -64,8 +64,8 @@ class Outcome:
 
 class JobStore(Protocol):
     def create(self, job: Job) -> tuple[Job, bool]:
-        """Insert ``job``. With an idempotency key already used by the same owner, return
-        that job instead and ``False``."""
+        """Insert ``job``. With an idempotency key already used by the same owner, or an id
+        already taken (ids derived from identical submits), return that job instead and ``False``."""
 
     def get(self, job_id: str) -> Job | None: ...
 

@@ -97,7 +97,10 @@ class FirestoreJobStore:
     def create(self, job: Job) -> tuple[Job, bool]:
         if job.idempotency_key is None:
             if self.db.create(self._ref(job.id), _to_doc(job)) is None:
-                raise ValueError(f"job id {job.id!r} exists")
+                existing = self.get(job.id)
+                if existing is None:  # deleted meanwhile
+                    raise StoreContention("this job id")
+                return existing, False
             return job, True
         digest = hashlib.sha256(f"{job.owner}\0{job.idempotency_key}".encode()).hexdigest()
         marker = self.db.collection("idempotency").document(digest)

@@ -58,6 +58,9 @@ class SqliteJobStore:
                 ).fetchone()
                 if row is not None:
                     return _row_to_job(row), False
+            row = conn.execute("SELECT * FROM jobs WHERE id = ?", (job.id,)).fetchone()
+            if row is not None:
+                return _row_to_job(row), False
             conn.execute(_INSERT, _job_to_row(job))
         return job, True
 

@@ -183,3 +183,10 @@ def test_list_for_owner_is_newest_first_and_only_theirs(job_store):
     listed = job_store.list_for_owner("user:a", 10)
     assert [j.id for j in listed] == [j.id for j in reversed(mine)]
     assert len(job_store.list_for_owner("user:a", 2)) == 2
+
+
+def test_creating_a_job_whose_id_is_taken_returns_the_stored_one(job_store):
+    first, created = job_store.create(make_job(id="derived-id-0001", params={"prompt": "first"}))
+    again, created_again = job_store.create(make_job(id="derived-id-0001", params={"prompt": "second"}))
+    assert created and not created_again
+    assert again == first and job_store.get("derived-id-0001").params == {"prompt": "first"}
