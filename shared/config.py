@@ -146,6 +146,7 @@ class Settings(BaseSettings):
     provider_max_task_seconds: float = Field(default=900.0, gt=0)
     breaker_threshold: int = Field(default=5, ge=1)
     breaker_open_seconds: float = Field(default=30.0, gt=0)
+    breaker_cache_seconds: float = Field(default=5.0, ge=0)
     prices: Annotated[dict[str, float], NoDecode] = Field(default_factory=dict)
 
     @field_validator("prices", mode="before")

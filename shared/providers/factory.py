@@ -113,7 +113,9 @@ def build_router(settings: Settings, clock: Clock, state: ProviderStateStore | N
         throttles[name] = Throttle(name, per_minute, concurrent, clock, settings.provider_max_wait_seconds)
     breaker = None
     if state is not None:
-        policy = BreakerPolicy(settings.breaker_threshold, settings.breaker_open_seconds)
+        policy = BreakerPolicy(
+            settings.breaker_threshold, settings.breaker_open_seconds, cache_seconds=settings.breaker_cache_seconds
+        )
         breaker = CircuitBreaker(state, clock, policy)
     router = ProviderRouter(
         providers,

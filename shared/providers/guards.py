@@ -24,6 +24,7 @@ class BreakerPolicy:
     threshold: int = 5
     open_seconds: float = 30.0
     probe_seconds: float = 60.0
+    cache_seconds: float = 5.0  # how long an instance trusts the states it read
 
 
 class CircuitBreaker:
@@ -31,10 +32,22 @@ class CircuitBreaker:
         self.store = store
         self.clock = clock
         self.policy = policy or BreakerPolicy()
+        self._cached: tuple[float, dict[str, BreakerState]] | None = None
+
+    def snapshot(self) -> dict[str, BreakerState]:
+        """The shared states, re-read at most every ``cache_seconds`` (one read saved per job on
+        Firestore); this instance's own failures and successes drop the cache at once."""
+        now = self.clock.now()
+        cached = self._cached
+        if cached is not None and now - cached[0] < self.policy.cache_seconds:
+            return cached[1]
+        states = self.store.breakers()
+        self._cached = (now, states)
+        return states
 
     def states(self) -> dict[str, str]:
         now = self.clock.now()
-        return {name: state.state(now) for name, state in self.store.breakers().items()}
+        return {name: state.state(now) for name, state in self.snapshot().items()}
 
     def admit(self, provider: str, known: dict[str, BreakerState]) -> bool:
         """Whether to call ``provider`` now (half-open: only the one caller that wins the probe)."""
@@ -51,10 +64,12 @@ class CircuitBreaker:
 
     def failed(self, provider: str) -> None:
         self.store.record_failure(provider, self.clock.now(), self.policy.threshold, self.policy.open_seconds)
+        self._cached = None
 
     def succeeded(self, provider: str, known: dict[str, BreakerState]) -> None:
         if provider in known:
             self.store.record_success(provider)
+            self._cached = None
 
 
 class Throttle:

@@ -100,7 +100,7 @@ class ProviderRouter:
     def _attempt(
         self, mode: Mode, providers: list[Provider], call: Callable[[Provider], T], sticky: Callable[[str], bool]
     ) -> tuple[Served, T]:
-        known = self.breaker.store.breakers() if self.breaker else {}
+        known = self.breaker.snapshot() if self.breaker else {}
         last: ProviderError | None = None
         for provider in providers:
             name = provider.name
