@@ -67,7 +67,7 @@ class Gateway:
 
         if self.settings.media_backend == "s3":
             return self._s3_media()
-        key = self._secret(self.settings.media_signing_key, "media-signing.key")
+        key = self._secret("media_signing_key")
         return LocalMediaStore(
             self.settings.resolved_media_dir,
             key,
@@ -135,7 +135,7 @@ class Gateway:
             eta_window=s.eta_window,
             eta_cache_seconds=s.eta_cache_seconds,
             dedupe_seconds=s.submit_dedupe_seconds,
-            dedupe_secret=self._secret(s.session_secret, "session.key"),
+            dedupe_secret=self._secret("session_secret"),
         )
 
     def _s3_media(self) -> MediaStore:
@@ -151,19 +151,25 @@ class Gateway:
         )
         return S3MediaStore(client, s.media_s3_bucket, s.media_url_ttl_seconds, s.media_s3_prefix)
 
-    def _secret(self, configured: SecretStr | None, filename: str) -> bytes:
+    def _secret(self, name: str) -> bytes:
+        """The secret setting ``name``; the embedded default keeps a random one in DATA_DIR."""
+        configured: SecretStr | None = getattr(self.settings, name)
         if configured is not None:
             return configured.get_secret_value().encode()
+        if self.settings.environment == "production":
+            # Every instance must sign alike: a per-instance key file would break sessions
+            # and media URLs between instances.
+            raise RuntimeError(f"ENVIRONMENT=production needs {name.upper()} to be set")
         from shared.keyfile import load_or_create
 
-        return load_or_create(self.settings.data_dir / filename)
+        return load_or_create(self.settings.data_dir / f"{name}.key")
 
     @cached_property
     def sessions(self) -> SignedSessions:
         from shared.auth import SignedSessions
 
         return SignedSessions(
-            self._secret(self.settings.session_secret, "session.key"), self.settings.session_ttl_seconds
+            self._secret("session_secret"), self.settings.session_ttl_seconds
         )
 
     def caller(self, request: flask.Request) -> Caller:
