@@ -3,7 +3,7 @@
 Runs the real functions (in one process, as ``make dev`` mounts them) on the Firestore
 emulator with the real clock: each generation is a text-to-image submit by a new visitor, the
 worker function run as Cloud Tasks would call it (``POST /api/v1/tasks/run-job``), and the
-visitor polling ``GET /api/v1/jobs/{id}`` at the pace the API tells it (``eta_seconds`` / 2
+visitor polling ``GET /api/v1/jobs/{id}`` at the pace the API tells it (``poll_after(eta_seconds)``
 after submit, then each answer's ``poll_after_seconds``) until the job is done. The op
 counter counts as Firestore bills (see ``shared/stores/firestore_db.py``).
 
