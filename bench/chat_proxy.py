@@ -4,7 +4,8 @@ Both servers run as in production: the gateway's ``generate_text`` under the fun
 CLI (gunicorn, one worker, 8 threads), the upstream a fast OpenAI-compatible app under gunicorn.
 Latency: p50 of one request at a time (requests, keep-alive). Throughput: ``wrk`` with 8
 connections if it is installed (Debian package ``wrk``), else 8 Python threads. Prints the
-added latency and the ratio. Traffic goes only to 127.0.0.1.
+added latency and the ratio. The response cache is off (every request is identical); set
+TEXT_CACHE_TTL_SECONDS=3600 to measure cache hits instead. Traffic goes only to 127.0.0.1.
 Run: .venv/bin/python bench/chat_proxy.py [--count 400] [--seconds 5]
 """
 
@@ -73,6 +74,8 @@ def main() -> None:
         "ROUTE_TEXT": "openai",
         "LOCAL_PROVIDER_ENABLED": "false",
         "TEXT_TIER_LIMITS": limits,
+        # Every request is identical: without this the response cache would answer them all.
+        "TEXT_CACHE_TTL_SECONDS": os.environ.get("TEXT_CACHE_TTL_SECONDS", "0"),
         "LOAD_HOST_METRICS": "false",
     }
     gateway, gw_url = start(
