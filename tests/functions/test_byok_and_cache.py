@@ -17,9 +17,9 @@ import pytest
 from shared import wiring
 from shared.auth import Identity
 from shared.clock import FakeClock
-from shared.config import Settings
 from shared.secretbox import KeyCipher
 from tests.fakes.openai import OpenAIFake
+from tests.fakes.pipeline import install_gateway, serve
 from tests.fakes.server import FakeVendor
 from tests.fakes.stability import StabilityFake
 from tests.helpers import png
@@ -34,19 +34,12 @@ PRICES = "stability/core=3,openai/chat-test=0.05,openai/image-test=2"
 
 @pytest.fixture(scope="module")
 def fakes() -> Iterator[dict[str, FakeVendor]]:
-    servers = {"stability": StabilityFake().start(), "openai": OpenAIFake().start()}
-    yield servers
-    for server in servers.values():
-        server.stop()
+    yield from serve(stability=StabilityFake, openai=OpenAIFake)
 
 
 @pytest.fixture
 def gateway(env, monkeypatch: pytest.MonkeyPatch, fakes: dict[str, FakeVendor]) -> Callable[..., FakeClock]:
     def install(**settings: str) -> FakeClock:
-        clock = FakeClock()
-        for fake in fakes.values():
-            fake.reset()
-            fake.clock = clock
         defaults = {
             "STABILITY_API_KEYS": "good-key",
             "STABILITY_BASE_URL": fakes["stability"].url,
@@ -61,10 +54,7 @@ def gateway(env, monkeypatch: pytest.MonkeyPatch, fakes: dict[str, FakeVendor]) 
             "TEXT_TIER_LIMITS": "anonymous=1000,registered=1000,donor=1000",
             "PROVIDER_MAX_RETRIES": "0",
         }
-        for name, value in {**defaults, **settings}.items():
-            monkeypatch.setenv(name, value)
-        wiring.install(wiring.Gateway(Settings(), clock))
-        return clock
+        return install_gateway(monkeypatch, fakes, defaults, settings)
 
     return install
 

@@ -17,6 +17,7 @@ from shared.config import Settings
 from tests.fakes.dashscope import DashScopeFake
 from tests.fakes.harness import ERRORS
 from tests.fakes.openai import OpenAIFake
+from tests.fakes.pipeline import install_gateway, serve
 from tests.fakes.server import FakeVendor
 from tests.fakes.stability import StabilityFake
 
@@ -28,14 +29,7 @@ PRICES = "stability/core=3,dashscope/wan2.2-t2v-plus=2,openai/chat-test=0.05"
 
 @pytest.fixture(scope="module")
 def fakes() -> Iterator[dict[str, FakeVendor]]:
-    servers = {
-        "stability": StabilityFake().start(),
-        "dashscope": DashScopeFake().start(),
-        "openai": OpenAIFake().start(),
-    }
-    yield servers
-    for server in servers.values():
-        server.stop()
+    yield from serve(stability=StabilityFake, dashscope=DashScopeFake, openai=OpenAIFake)
 
 
 @pytest.fixture
@@ -43,10 +37,6 @@ def gateway(env, monkeypatch: pytest.MonkeyPatch, fakes: dict[str, FakeVendor]) 
     """``gateway(STABILITY_API_KEYS=..., ...)`` installs a gateway on a fake clock shared with the fakes."""
 
     def install(**settings: str) -> FakeClock:
-        clock = FakeClock()
-        for fake in fakes.values():
-            fake.reset()
-            fake.clock = clock
         defaults = {
             "STABILITY_API_KEYS": "good-key",
             "STABILITY_BASE_URL": fakes["stability"].url,
@@ -58,10 +48,7 @@ def gateway(env, monkeypatch: pytest.MonkeyPatch, fakes: dict[str, FakeVendor]) 
             "TIER_LIMITS": "anonymous=1000,registered=1000,donor=1000",
             "PROVIDER_POLL_SECONDS": "2",
         }
-        for name, value in {**defaults, **settings}.items():
-            monkeypatch.setenv(name, value)
-        wiring.install(wiring.Gateway(Settings(), clock))
-        return clock
+        return install_gateway(monkeypatch, fakes, defaults, settings)
 
     return install
 
