@@ -92,3 +92,13 @@ def cipher_for(settings: Settings) -> KeyCipher:
         return file_cipher(settings.data_dir / "byok.key")
     keys = [k.strip().encode() for k in configured.get_secret_value().split(",") if k.strip()]
     return KeyCipher(lambda: keys)
+
+
+def decrypt_key(cipher: KeyCipher, provider: str, token: str) -> str:
+    """A stored provider key in the clear; ``UnreadableKey`` naming the provider if it can't be."""
+    from shared.stores.base import UnreadableKey
+
+    try:
+        return cipher.decrypt(token)
+    except Undecryptable:
+        raise UnreadableKey(provider) from None

@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from shared.secretbox import KeyCipher, Undecryptable, hint
-from shared.stores.base import StoredKey, UnreadableKey
+from shared.secretbox import KeyCipher, decrypt_key, hint
+from shared.stores.base import StoredKey
 from shared.stores.firestore_db import FirestoreDb, doc_id, timestamp
 from shared.stores.firestore_limiter import MAX_ROUNDS, StoreContention
 
@@ -29,18 +29,12 @@ class FirestoreUserKeyStore:
         data = self.db.get(self._ref(user_id)).to_dict() or {}
         return data.get("keys") or {}
 
-    def _decrypt(self, provider: str, token: str) -> str:
-        try:
-            return self.cipher.decrypt(token)
-        except Undecryptable:
-            raise UnreadableKey(provider) from None
-
     def keys_for(self, user_id: str) -> dict[str, str]:
-        return {name: self._decrypt(name, entry["token"]) for name, entry in self._entries(user_id).items()}
+        return {name: decrypt_key(self.cipher, name, entry["token"]) for name, entry in self._entries(user_id).items()}
 
     def get_key(self, user_id: str, provider: str) -> str | None:
         entry = self._entries(user_id).get(provider)
-        return self._decrypt(provider, entry["token"]) if entry else None
+        return decrypt_key(self.cipher, provider, entry["token"]) if entry else None
 
     def list_keys(self, user_id: str) -> list[StoredKey]:
         entries = self._entries(user_id)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from shared.secretbox import KeyCipher, Undecryptable, hint
-from shared.stores.base import StoredKey, UnreadableKey
+from shared.secretbox import KeyCipher, decrypt_key, hint
+from shared.stores.base import StoredKey
 from shared.stores.sqlite_db import SqliteDatabase
 
 
@@ -15,21 +15,15 @@ class SqliteUserKeyStore:
         self.db = db
         self.cipher = cipher
 
-    def _decrypt(self, provider: str, token: str) -> str:
-        try:
-            return self.cipher.decrypt(token)
-        except Undecryptable:
-            raise UnreadableKey(provider) from None
-
     def keys_for(self, user_id: str) -> dict[str, str]:
         rows = self.db.conn.execute("SELECT provider, token FROM user_keys WHERE user_id = ?", (user_id,)).fetchall()
-        return {row["provider"]: self._decrypt(row["provider"], row["token"]) for row in rows}
+        return {row["provider"]: decrypt_key(self.cipher, row["provider"], row["token"]) for row in rows}
 
     def get_key(self, user_id: str, provider: str) -> str | None:
         row = self.db.conn.execute(
             "SELECT token FROM user_keys WHERE user_id = ? AND provider = ?", (user_id, provider)
         ).fetchone()
-        return self._decrypt(provider, row["token"]) if row else None
+        return decrypt_key(self.cipher, provider, row["token"]) if row else None
 
     def list_keys(self, user_id: str) -> list[StoredKey]:
         rows = self.db.conn.execute(
