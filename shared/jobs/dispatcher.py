@@ -20,6 +20,7 @@ from shared.jobs.runner import JobRunner, LeaseKeeper
 from shared.stores.base import Job, JobStore
 
 log = logging.getLogger("gateway.dispatch")
+MAX_IDLE_POLL = 10.0  # seconds between store polls of an empty queue, at most
 
 
 def worker_id() -> str:
@@ -112,6 +113,7 @@ class InProcessDispatcher:
                 log.info("expired leases swept", extra={"fields": {"jobs": moved}})
 
     def _loop(self) -> None:
+        misses = 0
         while not self._stopping.is_set():
             if self._idle():
                 # Hibernate: no timers, no store polling, until a request wakes us.
@@ -122,23 +124,29 @@ class InProcessDispatcher:
                 self.hibernating.clear()
                 continue
             self.iterations += 1
+            found = True
             try:
                 self._sweep()
-                self._fill()
+                found = self._fill()
             except Exception:
                 log.exception("dispatch loop error")
-            self._wake.wait(self.poll_seconds)
+            # An empty queue is polled less and less often (a store read each time; on
+            # Firestore a billed one); a submit here wakes the loop at once.
+            misses = 0 if found else misses + 1
+            self._wake.wait(min(self.poll_seconds * 2 ** min(misses, 8), MAX_IDLE_POLL))
             self._wake.clear()
 
-    def _fill(self) -> None:
+    def _fill(self) -> bool:
+        """Claim queued jobs while there are free slots; False when the queue was empty."""
         assert self._pool is not None
         while not self._stopping.is_set() and self._slots.acquire(blocking=False):
             job = self.store.claim_next(self.worker, self.clock.now(), self.lease_seconds)
             if job is None:
                 self._slots.release()
-                return
+                return False
             self.leases.hold(job.id, self.worker)
             self._pool.submit(self._run, job)
+        return True
 
     def _run(self, job: Job) -> None:
         try:
