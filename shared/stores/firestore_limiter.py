@@ -52,11 +52,14 @@ class FirestoreLimiterStore:
     def acquire(self, key: str, now: float, policy: Policy) -> Decision:
         from google.cloud.firestore import Increment
 
-        now = float(now)
+        asked = float(now)
         ref = self.db.collection("limiter").document(doc_id(key))
         for _ in range(MAX_ROUNDS):
             snap = self.db.get(ref)
             data = snap.to_dict() or {}
+            # Time never runs backwards for a bucket (as in ``decide``): a request whose clock
+            # reading is older than the last decision's is decided at that later time.
+            now = max(asked, float(data.get("updated_at", 0.0)))
             state = BucketState(float(data.get("tat", 0.0)), int(data.get("grace_used", 0)))
             if state.grace_used < policy.grace:
                 written = self.db.merge(ref, {"grace_used": Increment(1), **self._stamp(now)})

@@ -111,3 +111,11 @@ def test_users_round_trip(user_store):
     assert user_store.get("u1") == UserRecord("u1", "donor", 50, None, "a@example.com")
     user_store.put(UserRecord("u1", tier="registered"))
     assert user_store.get("u1").tier == "registered" and user_store.get("u1").limit_override is None
+
+
+def test_an_earlier_clock_reading_never_costs_a_token(limiter_store):
+    """Concurrent callers read the clock a moment apart and commit in any order."""
+    policy = Policy("registered", 2, grace=0)  # one token every 30 s
+    assert limiter_store.acquire("skew", NOW + 0.005, policy).allowed
+    assert limiter_store.acquire("skew", NOW, policy).allowed, "decided at the later time already seen"
+    assert not limiter_store.acquire("skew", NOW, policy).allowed
