@@ -10,7 +10,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 CsvList = Annotated[list[str], NoDecode]
@@ -64,7 +64,12 @@ class Settings(BaseSettings):
     max_prompt_chars: int = 4000
 
     # jobs
-    dispatcher: Literal["inprocess", "none"] = "inprocess"
+    dispatcher: Literal["inprocess", "cloudtasks", "none"] = "inprocess"
+    cloud_tasks_queue: str = Field(default="", pattern=r"^(projects/[^/]+/locations/[^/]+/queues/[^/]+)?$")
+    run_job_url: str = ""  # where Cloud Tasks delivers: the run_job function's URL
+    cloud_tasks_service_account: str | None = None  # set: OIDC token for it instead of the bearer token
+    cloud_tasks_endpoint: str | None = None  # e.g. http://127.0.0.1:PORT (emulator, tests): REST, no credentials
+    cloud_tasks_retry_seconds: float = Field(default=2.0, ge=0)  # transient enqueue errors retried this long
     worker_concurrency: int = Field(default=4, ge=1, le=64)
     provider_concurrency: int = Field(default=2, ge=1, le=64)
     lease_seconds: float = Field(default=30.0, gt=0)
@@ -181,6 +186,22 @@ class Settings(BaseSettings):
             pairs = [part.split("=", 1) for part in value.split(",") if part.strip()]
             return {name.strip(): int(limit) for name, limit in pairs}
         return value
+
+    @model_validator(mode="after")
+    def _check_dispatcher(self) -> Settings:
+        if self.dispatcher == "cloudtasks":
+            missing = [
+                name
+                for name, value in (
+                    ("CLOUD_TASKS_QUEUE", self.cloud_tasks_queue),
+                    ("RUN_JOB_URL", self.run_job_url),
+                    ("TASKS_TOKEN", self.tasks_token),
+                )
+                if not value
+            ]
+            if missing:
+                raise ValueError(f"DISPATCHER=cloudtasks needs {', '.join(missing)} to be set")
+        return self
 
     @cached_property
     def abuse_ladder(self) -> tuple[float, ...]:

@@ -109,6 +109,18 @@ class Gateway:
         s = self.settings
         if s.dispatcher == "none":
             return NullDispatcher()
+        if s.dispatcher == "cloudtasks":
+            from shared.jobs.cloudtasks import CloudTasksDispatcher
+
+            assert s.tasks_token is not None  # Settings requires it with cloudtasks
+            return CloudTasksDispatcher(
+                s.cloud_tasks_queue,
+                s.run_job_url,
+                s.tasks_token.get_secret_value(),
+                s.cloud_tasks_service_account,
+                s.cloud_tasks_endpoint,
+                s.cloud_tasks_retry_seconds,
+            )
         return InProcessDispatcher(
             self.jobs,
             self.runner,

@@ -11,7 +11,10 @@ from shared.models import RunJobAnswer, RunJobRequest
 
 def _authorize(call: http.Call) -> None:
     token = call.settings.tasks_token
-    supplied = (call.header("Authorization") or "").removeprefix("Bearer ").strip()
+    # Authorization: Bearer TASKS_TOKEN, or X-Tasks-Token when Authorization carries Cloud Tasks'
+    # OIDC token (CLOUD_TASKS_SERVICE_ACCOUNT; IAM checks that one in front of the function).
+    supplied = (call.header("X-Tasks-Token") or "").strip()
+    supplied = supplied or (call.header("Authorization") or "").removeprefix("Bearer ").strip()
     if token is None or not supplied or not hmac.compare_digest(supplied, token.get_secret_value()):
         raise errors.Unauthorized("A valid task token is required.")
 

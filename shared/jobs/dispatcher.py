@@ -1,7 +1,8 @@
 """Dispatch: who runs queued jobs.
 
 ``InProcessDispatcher`` is the embedded default: a claim loop plus a bounded worker pool in
-the server process. In production the worker is its own function driven by Cloud Tasks;
+the server process. In production the worker is its own function driven by Cloud Tasks
+(``shared.jobs.cloudtasks.CloudTasksDispatcher`` enqueues each job);
 ``NullDispatcher`` leaves queued jobs for such an external driver.
 """
 

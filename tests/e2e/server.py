@@ -16,8 +16,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 class DevServer:
-    def __init__(self, data_dir: Path, **env: str) -> None:
-        self.port = free_port()
+    def __init__(self, data_dir: Path, port: int | None = None, **env: str) -> None:
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.data_dir = data_dir
         environment = {**os.environ, "PORT": str(self.port), "DATA_DIR": str(data_dir), "LOG_LEVEL": "WARNING"}
