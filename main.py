@@ -11,7 +11,7 @@ from functions.health import health
 from functions.jobs import jobs
 from functions.media import media
 from functions.openapi import openapi
-from functions.worker import run_job
+from functions.worker import redispatch, run_job
 
 __all__ = [
     "generate_image_to_image",
@@ -23,5 +23,6 @@ __all__ = [
     "jobs",
     "media",
     "openapi",
+    "redispatch",
     "run_job",
 ]

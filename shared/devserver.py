@@ -34,6 +34,7 @@ MOUNTS: dict[str, str] = {
     "/api/v1/generate/text": "generate_text",
     "/api/v1/jobs": "jobs",
     "/api/v1/tasks/run-job": "run_job",
+    "/api/v1/tasks/redispatch": "redispatch",
     "/api/v1/media": "media",
     "/api/v1/openapi.json": "openapi",
 }

@@ -213,3 +213,8 @@ class RunJobRequest(Edge):
 class RunJobAnswer(Answer):
     job_id: str
     status: JobStatus
+
+
+class RedispatchAnswer(Answer):
+    requeued: int
+    redispatched: int

@@ -1,4 +1,5 @@
-"""The worker: runs one job. Cloud Tasks calls it in production; the token guards it."""
+"""The worker (runs one job; Cloud Tasks calls it in production) and the re-dispatch sweep (a
+scheduler calls it). The task token guards both."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import hmac
 
 from shared import errors, http, wiring
 from shared.api import API
-from shared.models import RunJobAnswer, RunJobRequest
+from shared.models import RedispatchAnswer, RunJobAnswer, RunJobRequest
 
 
 def _authorize(call: http.Call) -> None:
@@ -51,6 +52,36 @@ api = http.Api(
             body=RunJobRequest,
             answer=RunJobAnswer,
             summary="Run one queued job (dispatcher target)",
+            tag="ops",
+        )
+    ],
+    wiring.settings,
+)
+
+
+def _redispatch(call: http.Call) -> http.Reply:
+    _authorize(call)
+    gw = wiring.gateway()
+    from shared.jobs.sweep import redispatch
+
+    report = redispatch(
+        gw.jobs,
+        gw.dispatcher,
+        gw.clock.now(),
+        older_than=gw.settings.redispatch_after_seconds,
+        max_attempts=gw.settings.max_attempts,
+    )
+    return http.Reply(RedispatchAnswer(requeued=report.requeued, redispatched=report.redispatched))
+
+
+sweep_api = http.Api(
+    f"{API}/tasks/redispatch",
+    [
+        http.post(
+            f"{API}/tasks/redispatch",
+            _redispatch,
+            answer=RedispatchAnswer,
+            summary="Requeue expired leases and dispatch stale queued jobs again (scheduler target)",
             tag="ops",
         )
     ],

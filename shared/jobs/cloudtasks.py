@@ -2,13 +2,13 @@
 
 The queue, not this process, runs jobs: it POSTs ``{"job_id": ...}`` to ``RUN_JOB_URL`` and
 retries until the worker answers 2xx; its rate limits (``--max-dispatches-per-second``,
-``--max-concurrent-dispatches``) are the per-provider throttle. The task's name is the job id,
-so a job is enqueued at most once (a second create answers ALREADY_EXISTS, which is fine).
+``--max-concurrent-dispatches``) are the per-provider throttle. The task's name is the job id
+and its attempt count, so a job is enqueued at most once per attempt (a second create answers
+ALREADY_EXISTS, which is fine).
 
 A failed enqueue never fails the submit: the job is already stored and stays ``queued``; the
-failure is logged with the job id. Nothing re-dispatches such a job today: ``JobStore`` has no
-"list queued jobs" query (only ``claim_next``, which claims), so a ``redispatch_queued`` sweep
-needs that query added to the store protocol first (README, Deploy).
+failure is logged with the job id, and the re-dispatch sweep (``shared.jobs.sweep``, called by
+a scheduler) notifies it again.
 
 The client library is imported on the first ``notify`` only, so functions that never submit
 (health, media, jobs) start cold without it.
@@ -52,7 +52,10 @@ class CloudTasksDispatcher:
         self._lock = threading.Lock()
 
     def task_name(self, job: Job) -> str:
-        return f"{self.queue}/tasks/{job.id}"
+        # One task per (job, attempt): a duplicate notify is ALREADY_EXISTS, while a job that
+        # went back to the queue (its worker died) gets a new task; Cloud Tasks keeps the names
+        # of executed tasks reserved for a while, so the bare job id could not be reused.
+        return f"{self.queue}/tasks/{job.id}-{job.attempts}"
 
     def client(self) -> CloudTasksClient:
         if self._client is None:

@@ -101,6 +101,9 @@ class JobStore(Protocol):
 
     def recent_durations(self, mode: Mode, limit: int) -> list[float]: ...
 
+    def queued(self, limit: int) -> list[Job]:
+        """The first ``limit`` queued jobs in queue order, without claiming them (re-dispatch)."""
+
 
 class LimiterStore(Protocol):
     """Limiter state. Each call is one atomic decide-and-record step in the store."""

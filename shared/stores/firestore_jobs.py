@@ -196,6 +196,10 @@ class FirestoreJobStore:
                 return None
         raise StoreContention("the job queue")
 
+    def queued(self, limit: int) -> list[Job]:
+        query = self._where(("status", "==", "queued")).order_by("queue_key").limit(limit)
+        return [_to_job(snap.to_dict() or {}) for snap in self.db.query(query)]
+
     def claim(self, job_id: str, worker: str, now: float, lease_seconds: float) -> Job | None:
         for _ in range(MAX_ROUNDS):
             snap = self.db.get(self._ref(job_id))

@@ -179,3 +179,9 @@ class SqliteJobStore:
             (mode.value, limit),
         ).fetchall()
         return [max(float(r[0]), 0.0) for r in rows]
+
+    def queued(self, limit: int) -> list[Job]:
+        rows = self.db.conn.execute(
+            "SELECT * FROM jobs WHERE status = 'queued' ORDER BY priority, created_at, id LIMIT ?", (limit,)
+        ).fetchall()
+        return [_row_to_job(r) for r in rows]

@@ -190,3 +190,16 @@ def test_creating_a_job_whose_id_is_taken_returns_the_stored_one(job_store):
     again, created_again = job_store.create(make_job(id="derived-id-0001", params={"prompt": "second"}))
     assert created and not created_again
     assert again == first and job_store.get("derived-id-0001").params == {"prompt": "first"}
+
+
+def test_queued_lists_jobs_in_queue_order_without_claiming_them(job_store):
+    late = make_job(T0 + 5, priority=3)
+    early = make_job(T0, priority=3)
+    donor = make_job(T0 + 9, priority=1)
+    running = make_job(T0 - 1, priority=1)
+    for job in (late, early, donor, running):
+        job_store.create(job)
+    job_store.claim(running.id, "w", T0 + 10, 30)
+    assert [j.id for j in job_store.queued(10)] == [donor.id, early.id, late.id]
+    assert [j.id for j in job_store.queued(2)] == [donor.id, early.id]
+    assert job_store.counts() == (3, 1), "listing claims nothing"

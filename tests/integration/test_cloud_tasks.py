@@ -18,6 +18,7 @@ import requests
 from pydantic import ValidationError
 
 from shared import wiring
+from shared.clock import FakeClock
 from shared.config import Settings
 from tests.conftest import ROOT, TASKS_TOKEN, function_client
 from tests.e2e.server import DevServer
@@ -62,9 +63,9 @@ def _status(job_id: str) -> str:
 
 def test_every_submit_becomes_one_task_for_run_job(cloudtasks_env, fake):
     jobs = [_submit("a red fox"), _submit("a blue whale")]
-    assert set(fake.tasks) == {f"{QUEUE}/tasks/{job_id}" for job_id in jobs}
+    assert set(fake.tasks) == {f"{QUEUE}/tasks/{job_id}-0" for job_id in jobs}
     for job_id in jobs:
-        task = fake.tasks[f"{QUEUE}/tasks/{job_id}"]
+        task = fake.tasks[f"{QUEUE}/tasks/{job_id}-0"]
         assert (task.method, task.url, task.oidc) == ("POST", RUN_JOB_URL, None)
         assert json.loads(task.body) == {"job_id": job_id}
         assert task.headers == {"Authorization": f"Bearer {TASKS_TOKEN}", "Content-Type": "application/json"}
@@ -77,7 +78,7 @@ def test_the_same_job_is_enqueued_once(cloudtasks_env, fake, caplog):
     job = wiring.gateway().jobs.get(job_id)
     caplog.set_level(logging.INFO, "gateway.dispatch")
     wiring.gateway().dispatcher.notify(job)  # a second notify of the same job: ALREADY_EXISTS, fine
-    assert len(fake.creates) == 2 and list(fake.tasks) == [f"{QUEUE}/tasks/{job_id}"]
+    assert len(fake.creates) == 2 and list(fake.tasks) == [f"{QUEUE}/tasks/{job_id}-0"]
     assert [r.getMessage() for r in caplog.records] == ["job already enqueued"]
 
     cloudtasks_env.setenv("SUBMIT_DEDUPE_SECONDS", "30")  # identical submits share a job: no second create
@@ -90,7 +91,7 @@ def test_with_a_service_account_the_task_carries_an_oidc_token_and_the_worker_ta
     cloudtasks_env.setenv("CLOUD_TASKS_SERVICE_ACCOUNT", "tasks@demo-aiart.iam.gserviceaccount.com")
     wiring.reset()
     job_id = _submit("a fox by oidc")
-    task = fake.tasks[f"{QUEUE}/tasks/{job_id}"]
+    task = fake.tasks[f"{QUEUE}/tasks/{job_id}-0"]
     assert task.oidc == {"serviceAccountEmail": "tasks@demo-aiart.iam.gserviceaccount.com", "audience": RUN_JOB_URL}
     assert "Authorization" not in task.headers and task.headers["X-Tasks-Token"] == TASKS_TOKEN
     # Replay the delivery as Cloud Tasks makes it (Authorization = the OIDC token) on the real worker.
@@ -122,10 +123,46 @@ def test_an_enqueue_failure_neither_fails_the_submit_nor_loses_the_job(cloudtask
     assert _status(refused) == "succeeded"
 
 
+def _sweep() -> dict:
+    response = function_client("redispatch").post(
+        "/api/v1/tasks/redispatch", headers={"Authorization": f"Bearer {TASKS_TOKEN}"}
+    )
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()
+
+
+def test_the_sweep_redispatches_a_job_whose_enqueue_failed(cloudtasks_env, fake):
+    cloudtasks_env.setenv("CLOUD_TASKS_RETRY_SECONDS", "0")
+    clock = FakeClock()
+    wiring.install(wiring.Gateway(Settings(), clock))
+    fake.fail_next(503)  # Cloud Tasks is down at submit time
+    lost = _submit("a fox nobody enqueued")
+    assert _sweep() == {"requeued": 0, "redispatched": 0}, "too recent: its task may just be late"
+    clock.advance(Settings().redispatch_after_seconds)
+    assert _sweep() == {"requeued": 0, "redispatched": 1}
+    assert list(fake.tasks) == [f"{QUEUE}/tasks/{lost}-0"]
+    assert _sweep()["redispatched"] == 1 and len(fake.tasks) == 1, "a job's task is created once per attempt"
+    refused = function_client("redispatch").post("/api/v1/tasks/redispatch")
+    assert refused.status_code == 401
+
+
+def test_the_sweep_gives_a_job_whose_worker_died_a_new_task(cloudtasks_env, fake):
+    clock = FakeClock()
+    wiring.install(wiring.Gateway(Settings(), clock))
+    job_id = _submit("a fox whose worker dies")
+    gw = wiring.gateway()
+    assert gw.jobs.claim(job_id, "dead-worker", clock.now(), gw.settings.lease_seconds) is not None
+    clock.advance(gw.settings.lease_seconds + 1)
+    assert _sweep() == {"requeued": 1, "redispatched": 0}
+    clock.advance(gw.settings.redispatch_after_seconds)
+    assert _sweep()["redispatched"] == 1
+    assert set(fake.tasks) == {f"{QUEUE}/tasks/{job_id}-0", f"{QUEUE}/tasks/{job_id}-1"}
+
+
 def test_transient_enqueue_errors_are_retried_briefly(cloudtasks_env, fake):
     fake.fail_next(503, times=2)  # CLOUD_TASKS_RETRY_SECONDS=2 by default
     job_id = _submit("a patient fox")
-    assert len(fake.creates) == 3 and list(fake.tasks) == [f"{QUEUE}/tasks/{job_id}"]
+    assert len(fake.creates) == 3 and list(fake.tasks) == [f"{QUEUE}/tasks/{job_id}-0"]
 
 
 def test_cloudtasks_without_its_settings_is_a_startup_error(env, monkeypatch):
@@ -174,7 +211,7 @@ def test_a_submitted_job_is_delivered_to_run_job_and_succeeds(deployed):
     assert done["status"] == "succeeded", (done, server.output())
     media = requests.get(server.url + done["result"]["url"], timeout=10)
     assert media.status_code == 200 and media.content.startswith(b"\x89PNG")
-    task = tasks.wait_for(f"{QUEUE}/tasks/{job_id}", {"succeeded", "failed"})
+    task = tasks.wait_for(f"{QUEUE}/tasks/{job_id}-0", {"succeeded", "failed"})
     assert task.state == "succeeded" and [a.status for a in task.attempts] == [200]
 
 
@@ -203,4 +240,4 @@ def test_a_task_with_a_wrong_token_is_refused_and_retried_until_it_fails(deploye
 
     tasks.resume()  # the real task, held meanwhile, runs the job
     assert server.wait_for(job_id, {"succeeded", "failed"})["status"] == "succeeded"
-    assert [a.status for a in tasks.wait_for(f"{QUEUE}/tasks/{job_id}", {"succeeded"}).attempts] == [200]
+    assert [a.status for a in tasks.wait_for(f"{QUEUE}/tasks/{job_id}-0", {"succeeded"}).attempts] == [200]
