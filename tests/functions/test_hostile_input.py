@@ -45,7 +45,9 @@ ENDPOINTS = [
     ("generate_text_to_video", "/api/v1/generate/text-to-video"),
     ("generate_text", "/api/v1/generate/text"),
 ]
-FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FUZZ = settings(
+    max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 
 
 @pytest.fixture
