@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import ExitStack
 from dataclasses import dataclass, replace
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from shared.clock import Clock, SystemClock
 from shared.models import Mode
@@ -32,6 +33,14 @@ from shared.providers.guards import CircuitBreaker, Throttle
 
 log = logging.getLogger("gateway.providers")
 T = TypeVar("T")
+
+
+def _holding(chunks: Iterator[str], stack: ExitStack) -> Iterator[str]:
+    """Yield the stream's chunks; release what ``stack`` holds when it ends or is closed."""
+    try:
+        yield from chunks
+    finally:
+        stack.close()
 
 
 @dataclass(frozen=True)
@@ -97,8 +106,28 @@ class ProviderRouter:
         states = self.states()
         return sum(states.get(name, "closed") != "closed" for name in self.providers) / len(self.providers)
 
+    def _call(self, name: str, provider: Provider, call: Callable[[Provider], T], hold: bool) -> T:
+        """Call inside the provider's throttle slot; with ``hold`` (a stream) the slot is kept
+        until the stream is exhausted or closed, so a vendor's concurrency cap counts open streams."""
+        if not hold:
+            with self.throttles[name].slot():
+                return call(provider)
+        stack = ExitStack()
+        stack.enter_context(self.throttles[name].slot())
+        try:
+            output = call(provider)
+        except BaseException:
+            stack.close()
+            raise
+        return cast(T, _holding(cast(Iterator[str], output), stack))
+
     def _attempt(
-        self, mode: Mode, providers: list[Provider], call: Callable[[Provider], T], sticky: Callable[[str], bool]
+        self,
+        mode: Mode,
+        providers: list[Provider],
+        call: Callable[[Provider], T],
+        sticky: Callable[[str], bool],
+        hold: bool = False,
     ) -> tuple[Served, T]:
         known = self.breaker.snapshot() if self.breaker else {}
         last: ProviderError | None = None
@@ -108,8 +137,7 @@ class ProviderRouter:
                 last = ProviderError(ErrorKind.UNAVAILABLE, "The provider's circuit is open.", provider=name)
                 continue
             try:
-                with self.throttles[name].slot():
-                    output = call(provider)
+                output = self._call(name, provider, call, hold)
             except ProviderError as exc:
                 exc.provider = exc.provider or name
                 if self.breaker and exc.kind is ErrorKind.UNAVAILABLE:
@@ -191,7 +219,7 @@ class ProviderRouter:
             served, chunks = self._with_own_key(Mode.TEXT, own, lambda p: p.stream(request))
             return served, tagged(chunks)
         providers = self.route(Mode.TEXT, preferred)
-        return self._attempt(Mode.TEXT, providers, lambda p: p.stream(request), lambda _name: False)
+        return self._attempt(Mode.TEXT, providers, lambda p: p.stream(request), lambda _name: False, hold=True)
 
     def text_route(
         self, preferred: str | None, user_keys: Mapping[str, str] | None

@@ -14,6 +14,7 @@ import pytest
 from shared import wiring
 from shared.clock import FakeClock
 from shared.config import Settings
+from shared.models import TextRequest
 from tests.fakes.dashscope import DashScopeFake
 from tests.fakes.harness import ERRORS
 from tests.fakes.openai import OpenAIFake
@@ -200,3 +201,20 @@ def test_text_quota_on_one_vendor_fails_over_before_any_text(client, gateway, fa
     fakes["openai"].reset()
     answer = client("generate_text").post("/api/v1/generate/text", json={"prompt": "a castle"}).get_json()
     assert answer["provider"] == "local"  # the key still rests (cooldown), so openai is skipped
+
+
+def test_an_open_stream_holds_its_provider_slot_until_it_ends(gateway, fakes):
+    gateway(
+        OPENAI_API_KEYS="good-key", ROUTE_TEXT="openai,local", OPENAI_MAX_CONCURRENT="1", PROVIDER_MAX_WAIT_SECONDS="0"
+    )
+    service = wiring.gateway().text_service
+    body = TextRequest(prompt="a long story", stream=True)
+    first = service.stream(body)
+    assert next(first)[1]["provider"] == "openai"
+    assert next(first)[1]["delta"], "the first stream is open and mid-answer"
+    second = service.stream(TextRequest(prompt="another story", stream=True))
+    assert next(second)[1]["provider"] == "local", "openai's one slot is taken by the open stream"
+    list(first)  # the first stream ends: its slot comes back
+    third = service.stream(TextRequest(prompt="a third story", stream=True))
+    assert next(third)[1]["provider"] == "openai"
+    list(third)
