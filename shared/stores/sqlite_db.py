@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from shared import errors
+
 # Append only: each entry is one migration, applied once, in order.
 MIGRATIONS: list[str] = [
     """
@@ -131,7 +133,12 @@ class SqliteDatabase:
     def write(self) -> Iterator[sqlite3.Connection]:
         """An IMMEDIATE transaction: the write lock is taken before the first read."""
         conn = self.conn
-        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:  # still locked after busy_timeout: overloaded
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            raise errors.ServerBusy("The service is very busy right now. Please try again.", retry_after=2) from None
         try:
             yield conn
         except BaseException:
