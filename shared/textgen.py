@@ -99,6 +99,15 @@ class TextService:
         pairs, own = route
         return cache_key(pairs, request, caller.key if own and caller is not None else None)
 
+    def _lookup(
+        self, request: ProviderTextRequest, body: TextRequest, keys: Mapping[str, str], caller: Caller | None
+    ) -> tuple[str | None, dict[str, Any] | None]:
+        """The request's cache key (None = not cached) and the cached answer, if any."""
+        key = self._cache_key(request, body, keys, caller)
+        if key is None or self.cache is None:
+            return key, None
+        return key, self.cache.get(key, self.clock.now())
+
     def _paid(self, served: Served) -> bool:
         provider = self.router.providers.get(served.provider)
         return served.user_key or bool(provider is not None and provider.paid)
@@ -111,8 +120,7 @@ class TextService:
         request = self._request(body)
         keys = self._keys(caller)
         try:
-            key = self._cache_key(request, body, keys, caller)
-            hit = self.cache.get(key, self.clock.now()) if key is not None and self.cache is not None else None
+            key, hit = self._lookup(request, body, keys, caller)
             if hit is not None:
                 return TextAnswer(**hit, cached=True)
             served, output = self.router.complete(request, body.provider, keys)
@@ -132,8 +140,7 @@ class TextService:
         request = self._request(body)
         keys = self._keys(caller)
         try:
-            key = self._cache_key(request, body, keys, caller)
-            hit = self.cache.get(key, self.clock.now()) if key is not None and self.cache is not None else None
+            key, hit = self._lookup(request, body, keys, caller)
             if hit is not None:
                 return self._replay(hit)
             served, chunks = self.router.stream(request, body.provider, keys)

@@ -21,6 +21,7 @@ import logging
 import threading
 from typing import TYPE_CHECKING, Any
 
+from shared.jobs.dispatcher import NullDispatcher
 from shared.stores.base import Job
 
 if TYPE_CHECKING:
@@ -30,7 +31,9 @@ log = logging.getLogger("gateway.dispatch")
 TOKEN_HEADER = "X-Tasks-Token"  # noqa: S105 (a header name) carries TASKS_TOKEN when Authorization holds the OIDC token
 
 
-class CloudTasksDispatcher:
+class CloudTasksDispatcher(NullDispatcher):
+    """Nothing runs in this process (no wake/start/stop work); ``notify`` enqueues a task."""
+
     def __init__(
         self,
         queue: str,
@@ -119,12 +122,3 @@ class CloudTasksDispatcher:
                 "enqueue failed; job stays queued",
                 extra={"fields": {**fields, "error": type(exc).__name__, "status": str(status)}},
             )
-
-    def wake(self) -> None:
-        pass
-
-    def start(self) -> None:
-        pass
-
-    def stop(self) -> None:
-        pass
