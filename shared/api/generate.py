@@ -8,7 +8,6 @@ import flask
 
 from shared import errors, http, wiring
 from shared.api import API
-from shared.imaging import check_upload
 from shared.models import (
     ImageToImageRequest,
     ImageToVideoRequest,
@@ -45,6 +44,8 @@ def _submitter(mode: Mode) -> http.Handler:
                     "Attach the image as the 'image' file field.",
                     details=[{"loc": ["image"], "msg": "Field required", "type": "missing"}],
                 )
+            from shared.imaging import check_upload  # Pillow: only the upload modes pay its import
+
             image = check_upload(upload.data, call.settings.max_upload_bytes, call.settings.max_image_side)
         if call.files:
             names = sorted(call.files)
