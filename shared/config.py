@@ -61,7 +61,6 @@ class Settings(BaseSettings):
     max_json_bytes: int = 64 * 1024
     max_upload_bytes: int = 10 * 1024 * 1024
     max_image_side: int = 4096
-    max_prompt_chars: int = 4000
 
     # jobs
     dispatcher: Literal["inprocess", "cloudtasks", "none"] = "inprocess"
@@ -75,7 +74,6 @@ class Settings(BaseSettings):
     lease_seconds: float = Field(default=30.0, gt=0)
     max_attempts: int = Field(default=3, ge=1)
     dispatch_poll_seconds: float = Field(default=0.5, gt=0)
-    eta_default_seconds: float = 5.0
     eta_window: int = 20
     eta_cache_seconds: float = Field(default=300.0, ge=0)  # per instance; a refresh reads ETA_WINDOW jobs
     tasks_token: SecretStr | None = None
@@ -109,7 +107,6 @@ class Settings(BaseSettings):
     route_text_to_video: CsvList = Field(default_factory=list)
     route_image_to_video: CsvList = Field(default_factory=list)
     route_text: CsvList = Field(default_factory=list)
-    local_video_seconds: float = Field(default=2.0, gt=0, le=10)
     local_video_fps: int = Field(default=12, ge=1, le=30)
     local_delay_seconds: float = Field(default=0.0, ge=0, le=30)
 
