@@ -28,7 +28,8 @@ from typing import Any
 
 import requests
 from flask import Flask, Response, jsonify, request
-from werkzeug.serving import make_server
+
+from tests.fakes.server import Loopback
 
 METHODS = {1: "POST", 2: "GET", 3: "HEAD", 4: "PUT", 5: "DELETE", 6: "PATCH", 7: "OPTIONS"}
 STATUS = {400: "INVALID_ARGUMENT", 404: "NOT_FOUND", 409: "ALREADY_EXISTS", 429: "RESOURCE_EXHAUSTED"}
@@ -89,7 +90,7 @@ class FakeCloudTasks:
             view_func=self._create,
             methods=["POST"],
         )
-        self._server: Any = None
+        self._loopback: Loopback | None = None
 
     # -- scripting ----------------------------------------------------------------------------
 
@@ -205,20 +206,18 @@ class FakeCloudTasks:
 
     @property
     def url(self) -> str:
-        assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_port}"
+        assert self._loopback is not None
+        return self._loopback.url
 
     def start(self) -> FakeCloudTasks:
-        self._server = make_server("127.0.0.1", 0, self.app, threaded=True)
-        threading.Thread(target=self._server.serve_forever, name="fake-cloudtasks", daemon=True).start()
+        self._loopback = Loopback(self.app, "fake-cloudtasks")
         return self
 
     def stop(self) -> None:
         """Stop answering the API (clients get connection refused); pending deliveries end."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        if self._loopback is not None:
+            self._loopback.stop()
+            self._loopback = None
 
     def close(self) -> None:
         self.stop()

@@ -16,6 +16,22 @@ from werkzeug.serving import make_server
 from shared.clock import FakeClock
 
 
+class Loopback:
+    """A WSGI app served on 127.0.0.1 (a free port) from a background thread, until stopped."""
+
+    def __init__(self, app: Any, name: str) -> None:
+        self._server = make_server("127.0.0.1", 0, app, threaded=True)
+        threading.Thread(target=self._server.serve_forever, name=name, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_port}"
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
 @dataclass
 class Seen:
     method: str
@@ -49,8 +65,7 @@ class FakeVendor:
         self._lock = threading.Lock()
         self.app.before_request(self._before)
         self.routes()
-        self._server: Any = None
-        self._thread: threading.Thread | None = None
+        self._loopback: Loopback | None = None
 
     # -- scripting ----------------------------------------------------------------------------
 
@@ -130,19 +145,17 @@ class FakeVendor:
 
     @property
     def url(self) -> str:
-        assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_port}"
+        assert self._loopback is not None
+        return self._loopback.url
 
     def start(self) -> FakeVendor:
-        self._server = make_server("127.0.0.1", 0, self.app, threaded=True)
-        self._thread = threading.Thread(target=self._server.serve_forever, name=f"fake-{self.name}", daemon=True)
-        self._thread.start()
+        self._loopback = Loopback(self.app, f"fake-{self.name}")
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+        if self._loopback is not None:
+            self._loopback.stop()
+            self._loopback = None
 
 
 @cache
