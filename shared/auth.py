@@ -7,19 +7,13 @@ cookie verification plugs in as another ``Verifier`` in production.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Protocol
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
+from shared.domain import Identity
+
 SESSION_COOKIE = "__session"
-
-
-@dataclass(frozen=True)
-class Identity:
-    user_id: str
-    tier: str = "registered"
-    admin: bool = False
 
 
 class Verifier(Protocol):
@@ -32,7 +26,7 @@ class SignedSessions:
         self.ttl_seconds = ttl_seconds
 
     def issue(self, identity: Identity) -> str:
-        return self._serializer.dumps({"uid": identity.user_id, "tier": identity.tier, "admin": identity.admin})
+        return self._serializer.dumps({"uid": identity.user_id, "tier": identity.tier})
 
     def verify(self, token: str) -> Identity | None:
         try:
@@ -41,4 +35,4 @@ class SignedSessions:
             return None
         if not isinstance(data, dict) or not isinstance(data.get("uid"), str):
             return None
-        return Identity(data["uid"], str(data.get("tier", "registered")), bool(data.get("admin", False)))
+        return Identity(data["uid"], str(data.get("tier", "registered")))

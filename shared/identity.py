@@ -3,31 +3,12 @@
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
 
 import flask
 
 from shared.auth import SESSION_COOKIE, Verifier
+from shared.domain import Caller
 from shared.stores.base import UserStore
-
-TIER_PRIORITY = {"donor": 1, "registered": 2, "anonymous": 3}
-
-
-@dataclass(frozen=True)
-class Caller:
-    key: str
-    tier: str
-    ip: str
-    user_id: str | None = None
-    limit_override: int | None = None
-    text_limit_override: int | None = None
-
-    @property
-    def priority(self) -> int:
-        return TIER_PRIORITY.get(self.tier, 3)
-
-    def owns(self, owner: str) -> bool:
-        return owner == self.key
 
 
 def client_ip(request: flask.Request, trusted_hops: int) -> str:

@@ -5,39 +5,11 @@ The OpenAPI document is generated from these classes (see ``shared.openapi``).
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-
-class Mode(StrEnum):
-    TEXT_TO_IMAGE = "text-to-image"
-    IMAGE_TO_IMAGE = "image-to-image"
-    TEXT_TO_VIDEO = "text-to-video"
-    IMAGE_TO_VIDEO = "image-to-video"
-    TEXT = "text"
-
-    @property
-    def needs_image(self) -> bool:
-        return self in (Mode.IMAGE_TO_IMAGE, Mode.IMAGE_TO_VIDEO)
-
-    @property
-    def is_video(self) -> bool:
-        return self in (Mode.TEXT_TO_VIDEO, Mode.IMAGE_TO_VIDEO)
-
-
-class JobStatus(StrEnum):
-    QUEUED = "queued"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    CANCELED = "canceled"
-
-    @property
-    def terminal(self) -> bool:
-        return self in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED)
-
+from shared.domain import ChatTurn, JobStatus, Mode
 
 Prompt = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
 NegativePrompt = Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000)]
@@ -104,11 +76,11 @@ class TextRequest(Edge):
             raise ValueError("send either 'prompt' or 'messages', not both and not neither")
         return self
 
-    def as_messages(self) -> list[ChatMessage]:
+    def as_messages(self) -> list[ChatTurn]:
         if self.messages is not None:
-            return self.messages
+            return [ChatTurn(m.role, m.content) for m in self.messages]
         assert self.prompt is not None
-        return [ChatMessage(role="user", content=self.prompt)]
+        return [ChatTurn("user", self.prompt)]
 
 
 # ---- answers -------------------------------------------------------------------------------

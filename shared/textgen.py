@@ -19,7 +19,7 @@ from typing import Any
 
 from shared import errors
 from shared.clock import Clock, SystemClock
-from shared.identity import Caller
+from shared.domain import Caller
 from shared.models import TextAnswer, TextRequest, TextUsage
 from shared.providers.base import ErrorKind, ProviderError
 from shared.providers.base import TextRequest as ProviderTextRequest

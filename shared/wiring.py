@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from pydantic import SecretStr
 
     from shared.auth import SignedSessions
-    from shared.identity import Caller
+    from shared.domain import Caller
     from shared.jobs.dispatcher import Dispatcher
     from shared.jobs.runner import JobRunner, LeaseKeeper
     from shared.jobs.service import JobService

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from shared.models import Mode
+from shared.domain import Mode
 
 DEFAULT_SECONDS = {
     Mode.TEXT_TO_IMAGE: 4.0,

@@ -11,8 +11,8 @@ import threading
 from typing import Any
 
 from shared.clock import Clock
+from shared.domain import JobStatus
 from shared.media import EXTENSIONS, MediaStore
-from shared.models import JobStatus
 from shared.providers.base import ErrorKind, GenerationRequest, JobContext, ProviderError
 from shared.providers.byok import UNREADABLE, user_key_failure
 from shared.providers.router import ProviderRouter

@@ -14,7 +14,7 @@ from pydantic import BaseModel
 
 from shared import errors
 from shared.clock import Clock
-from shared.identity import Caller
+from shared.domain import Caller
 from shared.imaging import CheckedImage
 from shared.jobs import eta
 from shared.media import EXTENSIONS, MediaStore

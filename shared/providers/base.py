@@ -5,36 +5,21 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
-from shared.models import ChatMessage, Mode
+from shared.domain import ChatTurn, ErrorKind, Mode, ProviderError
 
-
-class ErrorKind(StrEnum):
-    MODERATION = "moderation"
-    BAD_REQUEST = "bad_request"
-    AUTH = "auth"
-    QUOTA = "quota"
-    RATE_LIMITED = "rate_limited"
-    UNAVAILABLE = "unavailable"
-
-    @property
-    def fails_over(self) -> bool:
-        """Whether trying another provider (or key) can help."""
-        return self in (ErrorKind.QUOTA, ErrorKind.RATE_LIMITED, ErrorKind.UNAVAILABLE, ErrorKind.AUTH)
-
-
-class ProviderError(Exception):
-    """A vendor answer mapped to one kind. ``message`` is ours, never the vendor's raw text."""
-
-    def __init__(self, kind: ErrorKind, message: str, *, retry_after: float | None = None, provider: str = "") -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.message = message
-        self.retry_after = retry_after
-        self.provider = provider
-        self.user_key = False  # set by the router when the call used the caller's own key (BYOK)
+__all__ = [
+    "ErrorKind",
+    "GenerationRequest",
+    "JobContext",
+    "MediaOutput",
+    "Provider",
+    "ProviderError",
+    "TaskContext",
+    "TextOutput",
+    "TextRequest",
+]
 
 
 @dataclass(frozen=True)
@@ -59,7 +44,7 @@ class MediaOutput:
 
 @dataclass(frozen=True)
 class TextRequest:
-    messages: list[ChatMessage]
+    messages: list[ChatTurn]
     max_tokens: int = 512
     temperature: float = 0.7
 

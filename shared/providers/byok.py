@@ -18,7 +18,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator, Mapping
 
-from shared.models import Mode
+from shared.domain import Mode
 from shared.providers.base import ErrorKind, Provider, ProviderError
 
 _MESSAGES = {

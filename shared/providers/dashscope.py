@@ -12,7 +12,7 @@ from typing import Any
 
 import requests
 
-from shared.models import Mode
+from shared.domain import Mode
 from shared.providers.base import ErrorKind, GenerationRequest, MediaOutput, ProviderError, TaskContext
 from shared.providers.vendor_base import VendorProvider, pack_task, unpack_task
 from shared.providers.vendor_http import fail, json_body, kind_for_status, retry_after

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from shared.clock import Clock
 from shared.config import Settings
-from shared.models import Mode
+from shared.domain import Mode
 from shared.providers.base import Provider
 from shared.providers.byok import UserKeyProviders
 from shared.providers.guards import BreakerPolicy, CircuitBreaker, Throttle

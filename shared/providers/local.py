@@ -11,7 +11,7 @@ import hashlib
 import random
 from collections.abc import Iterator
 
-from shared.models import Mode
+from shared.domain import Mode
 from shared.providers.base import (
     ErrorKind,
     GenerationRequest,

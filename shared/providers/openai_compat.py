@@ -14,7 +14,7 @@ from typing import Any
 
 import requests
 
-from shared.models import Mode
+from shared.domain import Mode
 from shared.providers.base import (
     ErrorKind,
     GenerationRequest,

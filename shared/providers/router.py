@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from typing import TypeVar, cast
 
 from shared.clock import Clock, SystemClock
-from shared.models import Mode
+from shared.domain import Mode
 from shared.providers.base import (
     ErrorKind,
     GenerationRequest,

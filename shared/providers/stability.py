@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import requests
 
-from shared.models import Mode
+from shared.domain import Mode
 from shared.providers.base import ErrorKind, GenerationRequest, MediaOutput, ProviderError, TaskContext
 from shared.providers.vendor_base import VendorProvider
 from shared.providers.vendor_http import fail, json_body, kind_for_status, retry_after

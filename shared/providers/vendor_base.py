@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import requests
 
 from shared.clock import Clock
-from shared.models import Mode
+from shared.domain import Mode
 from shared.providers.base import ErrorKind, Provider, ProviderError, TaskContext, TextOutput, TextRequest
 from shared.providers.keys import KeyPool
 from shared.providers.vendor_http import HttpPolicy, VendorHttp, fail

@@ -15,7 +15,7 @@ from typing import Literal
 
 from shared import errors
 from shared.clock import Clock
-from shared.identity import Caller
+from shared.domain import Caller
 from shared.ratelimit.abuse import AbuseRule
 from shared.ratelimit.bucket import WINDOW, Decision, Policy
 from shared.ratelimit.load import LoadMonitor, LoadSnapshot

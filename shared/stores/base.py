@@ -1,65 +1,34 @@
 """Store interfaces, one per aggregate. Implementations never read the clock: ``now`` is passed in.
 
+Every store raises ``Contention`` (nothing changed, try again soon) when it cannot record a change.
+
 The contract suite in ``tests/contract`` runs on every implementation.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from typing import Any, Protocol
 
-from shared.models import JobStatus, Mode
+from shared.domain import Contention, Job, Mode, Outcome, UnreadableKey
 from shared.ratelimit.abuse import AbuseRule
 from shared.ratelimit.bucket import Decision, Policy
 
-
-@dataclass(frozen=True)
-class Job:
-    id: str
-    owner: str
-    tier: str
-    priority: int
-    mode: Mode
-    params: dict[str, Any]
-    created_at: float
-    status: JobStatus = JobStatus.QUEUED
-    input_key: str | None = None
-    idempotency_key: str | None = None
-    attempts: int = 0
-    lease_owner: str | None = None
-    lease_expires_at: float | None = None
-    started_at: float | None = None
-    finished_at: float | None = None
-    provider: str | None = None
-    model: str | None = None
-    vendor_task_id: str | None = None
-    result: dict[str, Any] | None = None
-    error: dict[str, str] | None = None
-    cost_units: float = 0.0
-    expire_at: float | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def duration(self) -> float | None:
-        if self.started_at is None or self.finished_at is None:
-            return None
-        return max(self.finished_at - self.started_at, 0.0)
-
-    def evolve(self, **changes: Any) -> Job:
-        return replace(self, **changes)
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What a worker reports when it is done with a job it holds."""
-
-    status: JobStatus
-    finished_at: float
-    result: dict[str, Any] | None = None
-    error: dict[str, str] | None = None
-    provider: str | None = None
-    model: str | None = None
-    cost_units: float = 0.0
+__all__ = [
+    "BreakerState",
+    "CacheStore",
+    "Contention",
+    "Job",
+    "JobStore",
+    "LimiterStore",
+    "Outcome",
+    "ProviderStateStore",
+    "StoredKey",
+    "UnreadableKey",
+    "UserKeyStore",
+    "UserRecord",
+    "UserStore",
+]
 
 
 class JobStore(Protocol):
@@ -179,14 +148,6 @@ class StoredKey:
     provider: str
     hint: str
     updated_at: float
-
-
-class UnreadableKey(Exception):
-    """A stored user key that the configured encryption keys cannot decrypt."""
-
-    def __init__(self, provider: str) -> None:
-        super().__init__(f"the stored key for {provider} cannot be decrypted")
-        self.provider = provider
 
 
 class UserKeyStore(Protocol):

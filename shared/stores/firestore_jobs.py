@@ -28,7 +28,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from shared.models import JobStatus, Mode
+from shared.domain import JobStatus, Mode
 from shared.stores.base import Job, Outcome
 from shared.stores.firestore_db import FirestoreDb, doc_id, timestamp
 from shared.stores.firestore_limiter import MAX_ROUNDS, StoreContention
@@ -69,7 +69,6 @@ def _to_job(data: dict[str, Any]) -> Job:
     values = {name: data.get(name) for name in _FIELDS}
     values["mode"], values["status"] = Mode(data["mode"]), JobStatus(data["status"])
     values["expire_at"] = data.get("expire_at_seconds")
-    values["extra"] = data.get("extra") or {}
     values["attempts"] = int(data.get("attempts") or 0)
     values["cost_units"] = data.get("cost_units") or 0.0
     return Job(**values)

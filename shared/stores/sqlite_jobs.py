@@ -6,15 +6,15 @@ import json
 import sqlite3
 from typing import Any
 
-from shared.models import JobStatus, Mode
+from shared.domain import JobStatus, Mode
 from shared.stores.base import Job, Outcome
 from shared.stores.sqlite_db import SqliteDatabase
 
-_JSON_FIELDS = ("params", "result", "error", "extra")
+_JSON_FIELDS = ("params", "result", "error")
 _COLUMNS = (
     "id owner tier priority mode status params created_at input_key idempotency_key attempts "
     "lease_owner lease_expires_at started_at finished_at provider model vendor_task_id result "
-    "error cost_units expire_at extra"
+    "error cost_units expire_at"
 ).split()
 _INSERT = f"INSERT INTO jobs ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' for _ in _COLUMNS)})"
 _CLAIM_SET = (
@@ -24,10 +24,10 @@ _CLAIM_SET = (
 
 def _row_to_job(row: sqlite3.Row) -> Job:
     data: dict[str, Any] = dict(row)
+    data.pop("extra", None)  # an unused column of schema 1
     for name in _JSON_FIELDS:
         raw = data[name]
         data[name] = json.loads(raw) if raw is not None else None
-    data["extra"] = data["extra"] or {}
     data["mode"] = Mode(data["mode"])
     data["status"] = JobStatus(data["status"])
     return Job(**data)
