@@ -5,7 +5,7 @@ emulator with the real clock: each generation is a text-to-image submit by a new
 worker function run as Cloud Tasks would call it (``POST /api/v1/tasks/run-job``), and the
 visitor polling ``GET /api/v1/jobs/{id}`` at the pace the API tells it (``poll_after(eta_seconds)``
 after submit, then each answer's ``poll_after_seconds``) until the job is done. The op
-counter counts as Firestore bills (see ``shared/stores/firestore_db.py``).
+counter counts as Firestore bills (see ``shared/stores/firestore/db.py``).
 
 Goal: at most 4 writes and 10 reads per generation (5,000 generations a day within the free
 20K writes / 50K reads). Also prints limiter decisions per second on the emulator.
@@ -33,7 +33,7 @@ from shared import wiring  # noqa: E402
 from shared.jobs.eta import poll_after  # noqa: E402
 from shared.ratelimit.bucket import Policy  # noqa: E402
 from shared.stores.factory import open_firestore  # noqa: E402
-from shared.stores.firestore_db import OpCount  # noqa: E402
+from shared.stores.firestore.db import OpCount  # noqa: E402
 
 TOKEN = "bench-task-token-0123456789"
 PHASES = ("submit", "worker", "polls", "background")

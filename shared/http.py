@@ -24,6 +24,7 @@ from werkzeug.routing import Map, RequestRedirect, Rule
 
 from shared import errors
 from shared.config import Settings
+from shared.domain import Contention
 from shared.logging import log_fields, request_id_var, trace_var
 from shared.models import ErrorEnvelope
 
@@ -124,6 +125,9 @@ class Api:
                 response = self._dispatch(request, rid, settings)
         except errors.AppError as exc:
             response = error_response(exc, rid)
+        except Contention:  # a store could not record a change now: nothing changed, retry soon
+            busy = errors.ServerBusy("The service is very busy right now. Please try again in a moment.", retry_after=2)
+            response = error_response(busy, rid)
         except Exception:  # the last line of defence: log the stack, answer the envelope
             log.exception("unhandled error")
             response = error_response(errors.AppError(), rid)

@@ -12,7 +12,7 @@ from shared.stores.base import CacheStore, JobStore, LimiterStore, ProviderState
 if TYPE_CHECKING:
     from shared.config import Settings
     from shared.secretbox import KeyCipher
-    from shared.stores.firestore_db import OpCounter
+    from shared.stores.firestore.db import OpCounter
 
 
 @dataclass
@@ -30,11 +30,13 @@ class Stores:
 def open_sqlite(path: Path, cipher: KeyCipher | None = None) -> Stores:
     """``cipher`` encrypts users' keys; by default a random key kept beside the database file."""
     from shared.secretbox import file_cipher
-    from shared.stores.sqlite_db import SqliteDatabase
-    from shared.stores.sqlite_jobs import SqliteJobStore
-    from shared.stores.sqlite_keys import SqliteCacheStore, SqliteUserKeyStore
-    from shared.stores.sqlite_limiter import SqliteLimiterStore, SqliteUserStore
-    from shared.stores.sqlite_providers import SqliteProviderStateStore
+    from shared.stores.sqlite.cache import SqliteCacheStore
+    from shared.stores.sqlite.db import SqliteDatabase
+    from shared.stores.sqlite.jobs import SqliteJobStore
+    from shared.stores.sqlite.limiter import SqliteLimiterStore
+    from shared.stores.sqlite.provider_state import SqliteProviderStateStore
+    from shared.stores.sqlite.user_keys import SqliteUserKeyStore
+    from shared.stores.sqlite.users import SqliteUserStore
 
     db = SqliteDatabase(path)
     return Stores(
@@ -51,11 +53,13 @@ def open_sqlite(path: Path, cipher: KeyCipher | None = None) -> Stores:
 def open_firestore(settings: Settings, cipher: KeyCipher | None = None) -> Stores:
     """``cipher`` encrypts users' keys; by default the one ``BYOK_ENCRYPTION_KEY`` configures."""
     from shared.secretbox import cipher_for
-    from shared.stores.firestore_db import FirestoreDb
-    from shared.stores.firestore_jobs import FirestoreJobStore
-    from shared.stores.firestore_keys import FirestoreCacheStore, FirestoreUserKeyStore
-    from shared.stores.firestore_limiter import FirestoreLimiterStore, FirestoreUserStore
-    from shared.stores.firestore_providers import FirestoreProviderStateStore
+    from shared.stores.firestore.cache import FirestoreCacheStore
+    from shared.stores.firestore.db import FirestoreDb
+    from shared.stores.firestore.jobs import FirestoreJobStore
+    from shared.stores.firestore.limiter import FirestoreLimiterStore
+    from shared.stores.firestore.provider_state import FirestoreProviderStateStore
+    from shared.stores.firestore.user_keys import FirestoreUserKeyStore
+    from shared.stores.firestore.users import FirestoreUserStore
 
     db = FirestoreDb(
         settings.firestore_project,

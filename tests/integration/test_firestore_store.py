@@ -13,7 +13,7 @@ from shared.ratelimit.abuse import AbuseRule
 from shared.ratelimit.bucket import Policy
 from shared.stores.base import Job, Outcome
 from shared.stores.factory import Stores, open_firestore
-from shared.stores.firestore_jobs import queue_key
+from shared.stores.firestore.jobs import queue_key
 from tests.firestore_emulator import FirestoreEmulator, firestore_emulator  # noqa: F401  (session fixture)
 
 pytestmark = pytest.mark.slow

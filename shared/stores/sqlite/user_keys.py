@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from shared.secretbox import KeyCipher, decrypt_key, hint
 from shared.stores.base import StoredKey
-from shared.stores.sqlite_db import SqliteDatabase
+from shared.stores.sqlite.db import SqliteDatabase
 
 
 class SqliteUserKeyStore:
@@ -45,26 +42,3 @@ class SqliteUserKeyStore:
         with self.db.write() as conn:
             cursor = conn.execute("DELETE FROM user_keys WHERE user_id = ? AND provider = ?", (user_id, provider))
             return cursor.rowcount == 1
-
-
-class SqliteCacheStore:
-    def __init__(self, db: SqliteDatabase) -> None:
-        self.db = db
-
-    def get(self, key: str, now: float) -> dict[str, Any] | None:
-        row = self.db.conn.execute(
-            "SELECT value FROM response_cache WHERE key = ? AND expire_at > ?", (key, now)
-        ).fetchone()
-        return json.loads(row["value"]) if row else None
-
-    def put(self, key: str, value: dict[str, Any], expire_at: float) -> None:
-        with self.db.write() as conn:
-            conn.execute(
-                "INSERT INTO response_cache (key, value, expire_at) VALUES (?, ?, ?) "
-                "ON CONFLICT(key) DO UPDATE SET value = excluded.value, expire_at = excluded.expire_at",
-                (key, json.dumps(value, separators=(",", ":")), expire_at),
-            )
-
-    def purge(self, before: float) -> int:
-        with self.db.write() as conn:
-            return conn.execute("DELETE FROM response_cache WHERE expire_at < ?", (before,)).rowcount

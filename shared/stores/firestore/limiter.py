@@ -25,20 +25,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared import errors
 from shared.ratelimit.abuse import AbuseRule, AbuseState, record_refusal
 from shared.ratelimit.bucket import BucketState, Decision, Policy, decide
-from shared.stores.base import UserRecord
-from shared.stores.firestore_db import FirestoreDb, doc_id, timestamp, transformed
-
-MAX_ROUNDS = 64  # each lost compare-and-set means another writer made progress
-
-
-class StoreContention(errors.ServerBusy):
-    """A decision could not be recorded after MAX_ROUNDS lost compare-and-sets."""
-
-    def __init__(self, what: str) -> None:
-        super().__init__(f"Too many requests at once for {what}. Please try again in a moment.", retry_after=1)
+from shared.stores.base import Contention
+from shared.stores.firestore.db import MAX_ROUNDS, FirestoreDb, doc_id, timestamp, transformed
 
 
 class FirestoreLimiterStore:
@@ -90,7 +80,7 @@ class FirestoreLimiterStore:
             if decision is not None:
                 return decision
             # base < now: refusals were given back meanwhile and the bucket went idle; retry
-        raise StoreContention("this caller")
+        raise Contention("this caller")
 
     def blocked_until(self, ip: str, now: float) -> float | None:
         snap = self.db.get(self.db.collection("abuse").document(doc_id(ip)))
@@ -127,7 +117,7 @@ class FirestoreLimiterStore:
             if count != rule.refusals:
                 return None
             return self._start_block(ref, now, rule, before)
-        raise StoreContention("this address")
+        raise Contention("this address")
 
     def _start_block(self, ref: Any, now: float, rule: AbuseRule, state: AbuseState) -> float:
         """This refusal's count reached the threshold, which exactly one refusal does: it alone
@@ -175,28 +165,3 @@ def _abuse_fields(state: AbuseState) -> dict[str, Any]:
         "level": state.level,
         "blocked_until": state.blocked_until,
     }
-
-
-class FirestoreUserStore:
-    def __init__(self, db: FirestoreDb) -> None:
-        self.db = db
-
-    def get(self, user_id: str) -> UserRecord | None:
-        snap = self.db.get(self.db.collection("users").document(doc_id(user_id)))
-        data = snap.to_dict()
-        if data is None:
-            return None
-        return UserRecord(
-            user_id, data["tier"], data.get("limit_override"), data.get("text_limit_override"), data.get("email")
-        )
-
-    def put(self, user: UserRecord) -> None:
-        self.db.merge(
-            self.db.collection("users").document(doc_id(user.id)),
-            {
-                "tier": user.tier,
-                "limit_override": user.limit_override,
-                "text_limit_override": user.text_limit_override,
-                "email": user.email,
-            },
-        )

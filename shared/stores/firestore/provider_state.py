@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.stores.base import BreakerState
-from shared.stores.firestore_db import FirestoreDb, doc_id
-from shared.stores.firestore_limiter import MAX_ROUNDS, StoreContention
+from shared.stores.base import BreakerState, Contention
+from shared.stores.firestore.db import MAX_ROUNDS, FirestoreDb, doc_id
 
 
 def _state(provider: str, data: dict[str, Any]) -> BreakerState:
@@ -47,7 +46,7 @@ class FirestoreProviderStateStore:
                 done = self.db.create(ref, fields) is not None
             if done:
                 return BreakerState(provider, failures, opened_until, None)
-        raise StoreContention("this provider's breaker")
+        raise Contention("this provider's breaker")
 
     def record_success(self, provider: str) -> None:
         self.db.delete(self._ref(provider))

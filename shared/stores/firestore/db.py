@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from google.cloud.firestore import Client, CollectionReference, DocumentReference, DocumentSnapshot, Query
     from google.cloud.firestore_v1.types.write import WriteResult
 
+MAX_ROUNDS = 64  # compare-and-set rounds before Contention; each lost round means another writer made progress
 EMULATOR_PROJECT = "demo-aiart-gateway"  # "demo-" projects never reach real Google services
 
 

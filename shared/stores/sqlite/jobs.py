@@ -8,7 +8,7 @@ from typing import Any
 
 from shared.domain import JobStatus, Mode
 from shared.stores.base import Job, Outcome
-from shared.stores.sqlite_db import SqliteDatabase
+from shared.stores.sqlite.db import SqliteDatabase
 
 _JSON_FIELDS = ("params", "result", "error")
 _COLUMNS = (

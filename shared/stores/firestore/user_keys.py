@@ -8,13 +8,11 @@ Timestamp for the TTL policy) and ``expire_at_seconds`` (the exact float the rea
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from shared.secretbox import KeyCipher, decrypt_key, hint
-from shared.stores.base import StoredKey
-from shared.stores.firestore_db import FirestoreDb, doc_id, timestamp
-from shared.stores.firestore_limiter import MAX_ROUNDS, StoreContention
+from shared.stores.base import Contention, StoredKey
+from shared.stores.firestore.db import MAX_ROUNDS, FirestoreDb, doc_id
 
 
 class FirestoreUserKeyStore:
@@ -56,32 +54,4 @@ class FirestoreUserKeyStore:
                 return False
             if self.db.update(ref, {path: DELETE_FIELD}, since=snap.update_time) is not None:
                 return True
-        raise StoreContention("this user's keys")
-
-
-class FirestoreCacheStore:
-    def __init__(self, db: FirestoreDb) -> None:
-        self.db = db
-
-    def _ref(self, key: str) -> Any:
-        return self.db.collection("response_cache").document(doc_id(key))
-
-    def get(self, key: str, now: float) -> dict[str, Any] | None:
-        data = self.db.get(self._ref(key)).to_dict()
-        if not data or float(data.get("expire_at_seconds", 0.0)) <= now:
-            return None
-        return json.loads(data["value"])
-
-    def put(self, key: str, value: dict[str, Any], expire_at: float) -> None:
-        doc = {
-            "value": json.dumps(value, separators=(",", ":")),
-            "expire_at": timestamp(expire_at),
-            "expire_at_seconds": float(expire_at),
-        }
-        self.db.put(self._ref(key), doc)
-
-    def purge(self, before: float) -> int:
-        from google.cloud.firestore import FieldFilter
-
-        stale = self.db.collection("response_cache").where(filter=FieldFilter("expire_at_seconds", "<", before))
-        return sum(self.db.delete(snap.reference, since=snap.update_time) for snap in self.db.query(stale))
+        raise Contention("this user's keys")

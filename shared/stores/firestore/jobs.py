@@ -29,9 +29,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from shared.domain import JobStatus, Mode
-from shared.stores.base import Job, Outcome
-from shared.stores.firestore_db import FirestoreDb, doc_id, timestamp
-from shared.stores.firestore_limiter import MAX_ROUNDS, StoreContention
+from shared.stores.base import Contention, Job, Outcome
+from shared.stores.firestore.db import MAX_ROUNDS, FirestoreDb, doc_id, timestamp
 
 if TYPE_CHECKING:
     from google.cloud.firestore import DocumentReference, DocumentSnapshot
@@ -98,7 +97,7 @@ class FirestoreJobStore:
             if self.db.create(self._ref(job.id), _to_doc(job)) is None:
                 existing = self.get(job.id)
                 if existing is None:  # deleted meanwhile
-                    raise StoreContention("this job id")
+                    raise Contention("this job id")
                 return existing, False
             return job, True
         digest = hashlib.sha256(f"{job.owner}\0{job.idempotency_key}".encode()).hexdigest()
@@ -115,7 +114,7 @@ class FirestoreJobStore:
                 return first, False
             if snap.exists:  # the first job expired before its key: the key is free again
                 self.db.delete(marker, since=snap.update_time)
-        raise StoreContention("this idempotency key")
+        raise Contention("this idempotency key")
 
     def get(self, job_id: str) -> Job | None:
         snap = self.db.get(self._ref(job_id))
@@ -193,7 +192,7 @@ class FirestoreJobStore:
                     return job
             if not candidates:
                 return None
-        raise StoreContention("the job queue")
+        raise Contention("the job queue")
 
     def queued(self, limit: int) -> list[Job]:
         query = self._where(("status", "==", "queued")).order_by("queue_key").limit(limit)
@@ -207,7 +206,7 @@ class FirestoreJobStore:
             job = self._take(snap, worker, now, lease_seconds)
             if job is not None:
                 return job
-        raise StoreContention("this job")
+        raise Contention("this job")
 
     # -- the holder's writes -------------------------------------------------------------
 
@@ -232,7 +231,7 @@ class FirestoreJobStore:
                 self._forget(job_id)
                 return False
             written = self.db.update(ref, changes, since=snap.update_time)
-        raise StoreContention("this job")
+        raise Contention("this job")
 
     def renew(self, job_id: str, worker: str, now: float, lease_seconds: float) -> bool:
         return self._held_update(job_id, worker, {"lease_expires_at": now + lease_seconds})
@@ -273,7 +272,7 @@ class FirestoreJobStore:
             if self.db.update(snap.reference, changes, since=snap.update_time) is not None:
                 return {**(data or {}), **changes}
             snap = self.db.get(snap.reference)
-        raise StoreContention("this job")
+        raise Contention("this job")
 
     def cancel(self, job_id: str, now: float) -> Job | None:
         snap = self.db.get(self._ref(job_id))

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from shared.ratelimit.abuse import AbuseRule, AbuseState, record_refusal
 from shared.ratelimit.bucket import BucketState, Decision, Policy, decide
-from shared.stores.base import UserRecord
-from shared.stores.sqlite_db import SqliteDatabase
+from shared.stores.sqlite.db import SqliteDatabase
 
 
 class SqliteLimiterStore:
@@ -56,23 +55,3 @@ class SqliteLimiterStore:
                 "DELETE FROM abuse WHERE updated_at < ? AND blocked_until < ?", (before, before)
             ).rowcount
         return buckets + abuse
-
-
-class SqliteUserStore:
-    def __init__(self, db: SqliteDatabase) -> None:
-        self.db = db
-
-    def get(self, user_id: str) -> UserRecord | None:
-        row = self.db.conn.execute(
-            "SELECT id, tier, limit_override, text_limit_override, email FROM users WHERE id = ?", (user_id,)
-        ).fetchone()
-        return UserRecord(*row) if row else None
-
-    def put(self, user: UserRecord) -> None:
-        with self.db.write() as conn:
-            conn.execute(
-                "INSERT INTO users (id, tier, limit_override, text_limit_override, email) VALUES (?, ?, ?, ?, ?) "
-                "ON CONFLICT(id) DO UPDATE SET tier = excluded.tier, limit_override = excluded.limit_override, "
-                "text_limit_override = excluded.text_limit_override, email = excluded.email",
-                (user.id, user.tier, user.limit_override, user.text_limit_override, user.email),
-            )

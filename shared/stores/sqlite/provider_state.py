@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 
 from shared.stores.base import BreakerState
-from shared.stores.sqlite_db import SqliteDatabase
+from shared.stores.sqlite.db import SqliteDatabase
 
 
 def _state(row: sqlite3.Row) -> BreakerState:

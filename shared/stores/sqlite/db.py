@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from shared import errors
+from shared.domain import Contention
 
 # Append only: each entry is one migration, applied once, in order.
 MIGRATIONS: list[str] = [
@@ -138,7 +138,7 @@ class SqliteDatabase:
         except sqlite3.OperationalError as exc:  # still locked after busy_timeout: overloaded
             if "locked" not in str(exc) and "busy" not in str(exc):
                 raise
-            raise errors.ServerBusy("The service is very busy right now. Please try again.", retry_after=2) from None
+            raise Contention("the database") from None
         try:
             yield conn
         except BaseException:
