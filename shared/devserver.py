@@ -25,19 +25,16 @@ from werkzeug.serving import make_server
 from shared import errors, http, wiring
 
 ROOT = Path(__file__).resolve().parent.parent
-MOUNTS: dict[str, str] = {
-    "/api/v1/health": "health",
-    "/api/v1/generate/text-to-image": "generate_text_to_image",
-    "/api/v1/generate/image-to-image": "generate_image_to_image",
-    "/api/v1/generate/text-to-video": "generate_text_to_video",
-    "/api/v1/generate/image-to-video": "generate_image_to_video",
-    "/api/v1/generate/text": "generate_text",
-    "/api/v1/jobs": "jobs",
-    "/api/v1/tasks/run-job": "run_job",
-    "/api/v1/tasks/redispatch": "redispatch",
-    "/api/v1/media": "media",
-    "/api/v1/openapi.json": "openapi",
-}
+
+
+def _mounts() -> dict[str, str]:
+    """Each function's path -> its entry point, from the Api every function module declares."""
+    import main  # noqa: F401 - imports every function module, which declares its Api
+
+    return {api.base: api.function for api in http.APIS}
+
+
+MOUNTS: dict[str, str] = _mounts()
 log = logging.getLogger("gateway.devserver")
 
 

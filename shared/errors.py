@@ -85,7 +85,17 @@ class ValidationFailed(AppError):
 class ContentPolicy(AppError):
     status = 422
     error_type = "content_policy"
-    default_message = "The provider refused this prompt or image under its content policy."
+    default_message = "The provider refused this prompt or image under its content policy. Try rewording it."
+
+
+class ProviderRejected(BadRequest):
+    default_message = "The provider could not process this request."
+
+
+class BadProviderOutput(AppError):
+    status = 502
+    error_type = "bad_provider_output"
+    default_message = "The provider answered with something other than the image or video it claimed."
 
 
 class RateLimited(AppError):

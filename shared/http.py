@@ -14,7 +14,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import flask
@@ -84,16 +84,18 @@ class Route:
     answer_media: str = "application/json"
 
 
-# Every route of every Api, for the OpenAPI document.
-REGISTRY: list[Route] = []
+# Every deployable function's Api: the OpenAPI document and the dev server's mounts come from here.
+APIS: list[Api] = []
 
 
 class Api:
-    """One deployable function's routes, mounted under ``base`` (e.g. ``/api/v1/jobs``)."""
+    """One deployable function's routes: ``function`` is its entry point in ``main.py``, ``base``
+    its path (e.g. ``/api/v1/jobs``), and each route's path is relative to ``base`` ("" or "/<id>")."""
 
-    def __init__(self, base: str, routes: Iterable[Route], settings: Callable[[], Settings]) -> None:
+    def __init__(self, function: str, base: str, routes: Iterable[Route], settings: Callable[[], Settings]) -> None:
+        self.function = function
         self.base = base.rstrip("/")
-        self.routes = list(routes)
+        self.routes = [replace(r, path=self.base + r.path) for r in routes]
         self._settings = settings
         self._map = Map(
             [Rule(r.path, endpoint=i, methods=[r.method]) for i, r in enumerate(self.routes)],
@@ -101,12 +103,12 @@ class Api:
             merge_slashes=False,
             redirect_defaults=False,
         )
-        REGISTRY.extend(self.routes)
+        APIS.append(self)
 
     def _full_path(self, path: str) -> str:
         # Behind hosting rewrites and on the local server the function sees the full path;
         # called at its own Cloud Functions URL it sees only what follows the function name.
-        if path.startswith("/api/"):
+        if path == self.base or path.startswith(self.base + "/"):
             return path
         return (self.base + path).rstrip("/") or "/"
 

@@ -46,8 +46,22 @@ class MediaStore(Protocol):
     def url(self, key: str, now: float) -> str:
         """A URL anyone holding it can GET until it expires."""
 
+    serves_files: bool  # True: the ``media`` function serves the URLs (below); False: the bucket does
+
+    def verify(self, key: str, expires: str | None, signature: str | None, now: float) -> bool:
+        """Whether a URL's ``exp`` and ``sig`` are ours and unexpired (any text: hostile input)."""
+
+    def local_path(self, key: str) -> Path | None:
+        """The file behind ``key``, or None (bad key, or no local files)."""
+
+
+_EXPIRES = re.compile(r"^[0-9]{1,12}$")  # ASCII digits only: "²" passes str.isdigit() and breaks int()
+_SIGNATURE = re.compile(r"^[0-9a-f]{64}$")
+
 
 class LocalMediaStore:
+    serves_files = True
+
     def __init__(self, root: Path, signing_key: bytes, url_prefix: str, ttl_seconds: int) -> None:
         self.root = Path(root).resolve()
         self.root.mkdir(parents=True, exist_ok=True)
@@ -92,8 +106,14 @@ class LocalMediaStore:
         return f"{self.url_prefix}/{quote(key)}?{query}"
 
     def verify(self, key: str, expires: str | None, signature: str | None, now: float) -> bool:
-        if not expires or not signature or not expires.isdigit():
+        if not expires or not signature or not _EXPIRES.match(expires) or not _SIGNATURE.match(signature):
             return False
         if int(expires) < now:
             return False
         return hmac.compare_digest(self.signature(key, int(expires)), signature)
+
+    def local_path(self, key: str) -> Path | None:
+        try:
+            return self.path_for(key)
+        except ValueError:
+            return None

@@ -6,12 +6,15 @@ are the same as the local store's (``outputs/<job id>.png``), under an optional 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from shared.media import content_type_for, valid_key
 
 
 class S3MediaStore:
+    serves_files = False  # the bucket serves its own presigned URLs
+
     def __init__(self, client: Any, bucket: str, ttl_seconds: int, prefix: str = "") -> None:
         self.client = client  # one boto3 client per instance, created by shared.wiring
         self.bucket = bucket
@@ -46,6 +49,12 @@ class S3MediaStore:
             self.client.delete_object(Bucket=self.bucket, Key=self._object(key))
         except ValueError:
             pass
+
+    def verify(self, key: str, expires: str | None, signature: str | None, now: float) -> bool:
+        return False
+
+    def local_path(self, key: str) -> Path | None:
+        return None
 
     def url(self, key: str, now: float) -> str:
         """A presigned GET (the bucket checks signature and expiry, not us)."""

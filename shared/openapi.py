@@ -28,6 +28,47 @@ def _path(rule: str) -> tuple[str, list[str]]:
     return re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"{\1}", rule), names
 
 
+_REF = "#/components/schemas/{}".format
+
+
+def _request_body(route: Route) -> dict[str, Any]:
+    assert route.body is not None
+    if route.body_kind == "multipart":
+        schema = {
+            "allOf": [
+                {"$ref": _REF(route.body.__name__)},
+                {
+                    "type": "object",
+                    "properties": {"image": {"type": "string", "format": "binary"}},
+                    "required": ["image"],
+                },
+            ]
+        }
+        return {"required": True, "content": {"multipart/form-data": {"schema": schema}}}
+    return {"required": True, "content": {"application/json": {"schema": {"$ref": _REF(route.body.__name__)}}}}
+
+
+def _operation(route: Route, path: str, names: list[str]) -> dict[str, Any]:
+    operation: dict[str, Any] = {
+        "summary": route.summary,
+        "tags": [route.tag],
+        "operationId": f"{route.method.lower()}_{re.sub(r'[^a-z0-9]+', '_', path.lower()).strip('_')}",
+        "parameters": [{"name": n, "in": "path", "required": True, "schema": {"type": "string"}} for n in names],
+        "responses": {
+            code: {"description": text, "content": {"application/json": {"schema": {"$ref": _REF("ErrorEnvelope")}}}}
+            for code, text in _ERRORS.items()
+        },
+    }
+    if route.answer is not None:
+        content = {"application/json": {"schema": {"$ref": _REF(route.answer.__name__)}}}
+    else:
+        content = {route.answer_media: {"schema": {"type": "string", "format": "binary"}}}
+    operation["responses"][str(route.status)] = {"description": "Success", "content": content}
+    if route.body is not None:
+        operation["requestBody"] = _request_body(route)
+    return operation
+
+
 def build(routes: list[Route], version: str) -> dict[str, Any]:
     models: set[type[BaseModel]] = {ErrorEnvelope}
     for route in routes:
@@ -37,51 +78,13 @@ def build(routes: list[Route], version: str) -> dict[str, Any]:
         [(m, "validation" if m in {r.body for r in routes} else "serialization") for m in ordered],
         ref_template="#/components/schemas/{model}",
     )
-    components = schema.get("$defs", {})
-    ref = "#/components/schemas/{}".format
     paths: dict[str, dict[str, Any]] = {}
     for route in routes:
         path, names = _path(route.path)
-        operation: dict[str, Any] = {
-            "summary": route.summary,
-            "tags": [route.tag],
-            "operationId": f"{route.method.lower()}_{re.sub(r'[^a-z0-9]+', '_', path.lower()).strip('_')}",
-            "parameters": [{"name": n, "in": "path", "required": True, "schema": {"type": "string"}} for n in names],
-            "responses": {
-                code: {"description": text, "content": {"application/json": {"schema": {"$ref": ref("ErrorEnvelope")}}}}
-                for code, text in _ERRORS.items()
-            },
-        }
-        if route.answer is not None:
-            content = {"application/json": {"schema": {"$ref": ref(route.answer.__name__)}}}
-        else:
-            content = {route.answer_media: {"schema": {"type": "string", "format": "binary"}}}
-        operation["responses"][str(route.status)] = {"description": "Success", "content": content}
-        if route.body is not None:
-            if route.body_kind == "multipart":
-                body_schema = {
-                    "allOf": [
-                        {"$ref": ref(route.body.__name__)},
-                        {
-                            "type": "object",
-                            "properties": {"image": {"type": "string", "format": "binary"}},
-                            "required": ["image"],
-                        },
-                    ]
-                }
-                operation["requestBody"] = {
-                    "required": True,
-                    "content": {"multipart/form-data": {"schema": body_schema}},
-                }
-            else:
-                operation["requestBody"] = {
-                    "required": True,
-                    "content": {"application/json": {"schema": {"$ref": ref(route.body.__name__)}}},
-                }
-        paths.setdefault(path, {})[route.method.lower()] = operation
+        paths.setdefault(path, {})[route.method.lower()] = _operation(route, path, names)
     return {
         "openapi": "3.1.0",
         "info": {"title": "AiArt Gateway", "version": version},
         "paths": dict(sorted(paths.items())),
-        "components": {"schemas": components},
+        "components": {"schemas": schema.get("$defs", {})},
     }

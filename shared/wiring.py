@@ -1,8 +1,9 @@
-"""The one place that builds the application's objects from ``Settings``.
+"""The one place that builds the application's objects from ``Settings`` (the composition root).
 
-``gateway()`` builds them lazily, once per instance, and reuses them; tests call ``reset()``
-after changing the environment. Heavy modules (PyAV, Pillow) are imported only when needed,
-so the health function starts cold in a fraction of a second.
+``Gateway`` builds stores, providers and services lazily, once per instance, and reuses them;
+handlers reach only the use cases, through ``services()``. Tests build a ``Gateway`` with a
+fake clock and ``install`` it, or call ``reset()`` after changing the environment. Heavy modules
+(PyAV, Pillow, requests) are imported only when needed, so the health function starts cold fast.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from shared import logging as app_logging
+from shared.api import API_PREFIX
 from shared.clock import Clock, SystemClock
 from shared.config import Settings
 
@@ -24,14 +26,16 @@ if TYPE_CHECKING:
     from shared.domain import Caller
     from shared.jobs.dispatcher import Dispatcher
     from shared.jobs.runner import JobRunner, LeaseKeeper
-    from shared.jobs.service import JobService
     from shared.media import MediaStore
     from shared.providers.router import ProviderRouter
     from shared.ratelimit.limiter import Limiter
     from shared.ratelimit.load import LoadMonitor
+    from shared.services.health import HealthService
+    from shared.services.jobs import JobService
+    from shared.services.media import MediaService
+    from shared.services.text import TextService
     from shared.stores.base import JobStore, LimiterStore, ProviderStateStore, UserKeyStore, UserStore
     from shared.stores.factory import Stores
-    from shared.textgen import TextService
 
 
 @dataclass
@@ -71,7 +75,7 @@ class Gateway:
         return LocalMediaStore(
             self.settings.resolved_media_dir,
             key,
-            f"{self.settings.public_base_url}/api/v1/media",
+            f"{self.settings.public_base_url}{API_PREFIX}/media",
             self.settings.media_url_ttl_seconds,
         )
 
@@ -135,20 +139,33 @@ class Gateway:
 
     @cached_property
     def job_service(self) -> JobService:
-        from shared.jobs.service import JobService
+        from shared.services.jobs import JobPolicy, JobService
 
         s = self.settings
-        return JobService(
-            self.jobs,
-            self.media,
-            self.clock,
-            s.worker_concurrency,
-            self.dispatcher.notify,
+        policy = JobPolicy(
+            concurrency=s.worker_concurrency,
+            lease_seconds=s.lease_seconds,
+            max_attempts=s.max_attempts,
             eta_window=s.eta_window,
             eta_cache_seconds=s.eta_cache_seconds,
             dedupe_seconds=s.submit_dedupe_seconds,
-            dedupe_secret=self._secret("session_secret"),
+            redispatch_after_seconds=s.redispatch_after_seconds,
         )
+        return JobService(
+            self.jobs, self.media, self.clock, self.dispatcher, self.runner, policy, self._secret("session_secret")
+        )
+
+    @cached_property
+    def media_service(self) -> MediaService:
+        from shared.services.media import MediaService
+
+        return MediaService(self.media, self.clock)
+
+    @cached_property
+    def health_service(self) -> HealthService:
+        from shared.services.health import HealthService
+
+        return HealthService(self.load, self.providers, self.clock, self.settings.version)
 
     def _s3_media(self) -> MediaStore:
         from shared.media_s3 import S3MediaStore, s3_client
@@ -222,7 +239,7 @@ class Gateway:
 
     @cached_property
     def text_service(self) -> TextService:
-        from shared.textgen import TextService
+        from shared.services.text import TextService
 
         s = self.settings
         return TextService(self.providers, self.stores.cache, self.clock, s.text_cache_ttl_seconds, self.user_keys)
@@ -251,6 +268,40 @@ def gateway() -> Gateway:
 
 def settings() -> Settings:
     return gateway().settings
+
+
+class Services:
+    """The use cases, and all a handler may reach: each is built on first use."""
+
+    def __init__(self, gw: Gateway) -> None:
+        self._gw = gw
+
+    @property
+    def jobs(self) -> JobService:
+        return self._gw.job_service
+
+    @property
+    def text(self) -> TextService:
+        return self._gw.text_service
+
+    @property
+    def admission(self) -> Limiter:
+        return self._gw.limiter
+
+    @property
+    def media(self) -> MediaService:
+        return self._gw.media_service
+
+    @property
+    def health(self) -> HealthService:
+        return self._gw.health_service
+
+    def caller(self, request: flask.Request) -> Caller:
+        return self._gw.caller(request)
+
+
+def services() -> Services:
+    return Services(gateway())
 
 
 def install(instance: Gateway) -> None:

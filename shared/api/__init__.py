@@ -1,3 +1,8 @@
-"""Route tables and handlers, one module per deployable function; ``functions/`` mounts them."""
+"""Route tables and handlers, one module per deployable function; ``functions/`` exposes them.
 
-API = "/api/v1"
+A handler reads the parsed ``Call``, calls one use case from ``wiring.services()``, and turns
+the domain result into a pydantic answer (``shared.api.views``). It never touches a store or a
+provider (``tests/unit/test_layers.py`` walks the imports to keep it so).
+"""
+
+API_PREFIX = "/api/v1"

@@ -7,12 +7,12 @@ import re
 import flask
 
 from shared import errors, http, wiring
-from shared.api import API
+from shared.api import API_PREFIX, views
+from shared.domain import Mode
 from shared.models import (
     ImageToImageRequest,
     ImageToVideoRequest,
     JobAccepted,
-    Mode,
     TextAnswer,
     TextRequest,
     TextToImageRequest,
@@ -31,28 +31,36 @@ def _idempotency_key(call: http.Call) -> str | None:
     return key
 
 
+def _upload(call: http.Call, mode: Mode) -> http.Upload | None:
+    upload = call.files.pop("image", None) if mode.needs_image else None
+    if mode.needs_image and upload is None:
+        raise errors.ValidationFailed(
+            "Attach the image as the 'image' file field.",
+            details=[{"loc": ["image"], "msg": "Field required", "type": "missing"}],
+        )
+    if call.files:
+        names = sorted(call.files)
+        raise errors.ValidationFailed(
+            details=[{"loc": [n], "msg": "Unexpected file field", "type": "extra_forbidden"} for n in names]
+        )
+    return upload
+
+
 def _submitter(mode: Mode) -> http.Handler:
     def handler(call: http.Call) -> http.Reply:
-        gw = wiring.gateway()
-        caller = gw.caller(call.request)
-        rate_headers = gw.limiter.admit(caller, "media", enqueue=True)
+        services = wiring.services()
+        # Everything cheap is checked before admission spends the caller's token.
+        upload, idempotency_key = _upload(call, mode), _idempotency_key(call)
         image = None
-        if mode.needs_image:
-            upload = call.files.pop("image", None)
-            if upload is None:
-                raise errors.ValidationFailed(
-                    "Attach the image as the 'image' file field.",
-                    details=[{"loc": ["image"], "msg": "Field required", "type": "missing"}],
-                )
-            from shared.imaging import check_upload  # Pillow: only the upload modes pay its import
+        if upload is not None:
+            from shared.imaging import check_upload  # Pillow: only the upload modes import it
 
             image = check_upload(upload.data, call.settings.max_upload_bytes, call.settings.max_image_side)
-        if call.files:
-            names = sorted(call.files)
-            raise errors.ValidationFailed(
-                details=[{"loc": [n], "msg": "Unexpected file field", "type": "extra_forbidden"} for n in names]
-            )
-        accepted, created = gw.job_service.submit(caller, mode, call.body, image, _idempotency_key(call))
+        caller = services.caller(call.request)
+        rate_headers = services.admission.admit(caller, "media", enqueue=True)
+        params = call.body.model_dump(exclude_none=True)
+        snapshot, created = services.jobs.submit(caller, mode, params, image, idempotency_key)
+        accepted = views.job_accepted(snapshot)
         headers = {"Location": accepted.links.self, **rate_headers}
         return http.Reply(accepted, 202 if created else 200, headers)
 
@@ -60,19 +68,21 @@ def _submitter(mode: Mode) -> http.Handler:
 
 
 def _text(call: http.Call) -> http.Reply | flask.Response:
+    from shared.services.text import TextQuery
+
     body: TextRequest = call.body
-    gw = wiring.gateway()
-    caller = gw.caller(call.request)
-    headers = gw.limiter.admit(caller, "text")
+    services = wiring.services()
+    caller = services.caller(call.request)
+    headers = services.admission.admit(caller, "text")
+    query = TextQuery(body.as_messages(), body.max_tokens, body.temperature, body.provider)
     if body.stream:
-        return http.sse_response(gw.text_service.stream(body, caller), headers)
-    return http.Reply(gw.text_service.complete(body, caller), headers=headers)
+        return http.sse_response(services.text.stream(query, caller), headers)
+    return http.Reply(views.text_answer(services.text.complete(query, caller)), headers=headers)
 
 
-def _api(path: str, mode: Mode, body: type, kind: http.BodyKind) -> http.Api:
-    full = f"{API}/generate/{path}"
+def _api(function: str, path: str, mode: Mode, body: type, kind: http.BodyKind) -> http.Api:
     route = http.post(
-        full,
+        "",
         _submitter(mode),
         body=body,
         body_kind=kind,
@@ -81,18 +91,23 @@ def _api(path: str, mode: Mode, body: type, kind: http.BodyKind) -> http.Api:
         summary=f"Queue a {mode.value} job",
         tag="generate",
     )
-    return http.Api(full, [route], wiring.settings)
+    return http.Api(function, f"{API_PREFIX}/generate/{path}", [route], wiring.settings)
 
 
-text_to_image = _api("text-to-image", Mode.TEXT_TO_IMAGE, TextToImageRequest, "json")
-image_to_image = _api("image-to-image", Mode.IMAGE_TO_IMAGE, ImageToImageRequest, "multipart")
-text_to_video = _api("text-to-video", Mode.TEXT_TO_VIDEO, TextToVideoRequest, "json")
-image_to_video = _api("image-to-video", Mode.IMAGE_TO_VIDEO, ImageToVideoRequest, "multipart")
+text_to_image = _api("generate_text_to_image", "text-to-image", Mode.TEXT_TO_IMAGE, TextToImageRequest, "json")
+image_to_image = _api(
+    "generate_image_to_image", "image-to-image", Mode.IMAGE_TO_IMAGE, ImageToImageRequest, "multipart"
+)
+text_to_video = _api("generate_text_to_video", "text-to-video", Mode.TEXT_TO_VIDEO, TextToVideoRequest, "json")
+image_to_video = _api(
+    "generate_image_to_video", "image-to-video", Mode.IMAGE_TO_VIDEO, ImageToVideoRequest, "multipart"
+)
 text = http.Api(
-    f"{API}/generate/text",
+    "generate_text",
+    f"{API_PREFIX}/generate/text",
     [
         http.post(
-            f"{API}/generate/text",
+            "",
             _text,
             body=TextRequest,
             answer=TextAnswer,

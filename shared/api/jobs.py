@@ -1,40 +1,37 @@
-"""Jobs: view, list and cancel the caller's own jobs."""
+"""Jobs: view any job by its id; list and cancel the caller's own jobs."""
 
 from __future__ import annotations
 
 from shared import http, wiring
-from shared.api import API
+from shared.api import API_PREFIX, views
 from shared.models import JobList, JobView
 
 
 def _get(call: http.Call) -> http.Reply:
-    gw = wiring.gateway()
-    view = gw.job_service.get(gw.caller(call.request), call.params["job_id"])
-    return http.Reply(view)
+    services = wiring.services()
+    snapshot = services.jobs.get(services.caller(call.request), call.params["job_id"])
+    return http.Reply(views.job_view(snapshot))
 
 
 def _cancel(call: http.Call) -> http.Reply:
-    gw = wiring.gateway()
-    view = gw.job_service.cancel(gw.caller(call.request), call.params["job_id"])
-    return http.Reply(view)
+    services = wiring.services()
+    snapshot = services.jobs.cancel(services.caller(call.request), call.params["job_id"])
+    return http.Reply(views.job_view(snapshot))
 
 
 def _list(call: http.Call) -> http.Reply:
-    gw = wiring.gateway()
-    jobs = gw.job_service.list(gw.caller(call.request))
-    return http.Reply(JobList(jobs=jobs))
+    services = wiring.services()
+    snapshots = services.jobs.list(services.caller(call.request))
+    return http.Reply(JobList(jobs=[views.job_view(s) for s in snapshots]))
 
 
 api = http.Api(
-    f"{API}/jobs",
+    "jobs",
+    f"{API_PREFIX}/jobs",
     [
-        http.get(f"{API}/jobs", _list, answer=JobList, summary="The caller's recent jobs", tag="jobs"),
-        http.get(
-            f"{API}/jobs/<job_id>", _get, answer=JobView, summary="One job, with position, ETA and result", tag="jobs"
-        ),
-        http.delete(
-            f"{API}/jobs/<job_id>", _cancel, answer=JobView, summary="Cancel a queued or running job", tag="jobs"
-        ),
+        http.get("", _list, answer=JobList, summary="The caller's recent jobs", tag="jobs"),
+        http.get("/<job_id>", _get, answer=JobView, summary="One job, with position, ETA and result", tag="jobs"),
+        http.delete("/<job_id>", _cancel, answer=JobView, summary="Cancel a queued or running job", tag="jobs"),
     ],
     wiring.settings,
 )

@@ -4,36 +4,24 @@ from __future__ import annotations
 
 import flask
 
-from shared import errors, http, wiring
-from shared.api import API
-from shared.media import LocalMediaStore, content_type_for
+from shared import http, wiring
+from shared.api import API_PREFIX
 
 
 def _media(call: http.Call) -> flask.Response:
-    gw = wiring.gateway()
-    store = gw.media
-    key = call.params["key"]
-    if not isinstance(store, LocalMediaStore):
-        raise errors.NotFound()
     args = call.request.args
-    if not store.verify(key, args.get("exp"), args.get("sig"), gw.clock.now()):
-        raise errors.Forbidden("This media link is invalid or has expired.")
-    try:
-        path = store.path_for(key)
-    except ValueError:
-        raise errors.NotFound() from None
-    if not path.is_file():
-        raise errors.NotFound("This file no longer exists.")
-    response = flask.send_file(path, mimetype=content_type_for(key), conditional=True, max_age=300)
+    file = wiring.services().media.open(call.params["key"], args.get("exp"), args.get("sig"))
+    response = flask.send_file(file.path, mimetype=file.content_type, conditional=True, max_age=300)
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
 
 
 api = http.Api(
-    f"{API}/media",
+    "media",
+    f"{API_PREFIX}/media",
     [
         http.get(
-            f"{API}/media/<path:key>",
+            "/<path:key>",
             _media,
             summary="A generated file (signed URL)",
             tag="media",

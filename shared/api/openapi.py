@@ -7,23 +7,25 @@ import json
 import flask
 
 from shared import http, wiring
-from shared.api import API, generate, health, jobs, media, worker
+from shared.api import API_PREFIX, generate, health, jobs, media, worker
 from shared.openapi import build
 
-_MODULES = (generate, health, jobs, media, worker)
+_MODULES = (generate, health, jobs, media, worker)  # imported for their routes
 _cache: dict[str, str] = {}
 
 
 def _document(call: http.Call) -> flask.Response:
     if "doc" not in _cache:
-        _cache["doc"] = json.dumps(build(list(http.REGISTRY), call.settings.version))
+        routes = [route for api in http.APIS for route in api.routes]
+        _cache["doc"] = json.dumps(build(routes, call.settings.version))
     response = flask.Response(_cache["doc"], mimetype="application/json")
     response.headers["Cache-Control"] = "public, max-age=300"
     return response
 
 
 api = http.Api(
-    f"{API}/openapi.json",
-    [http.get(f"{API}/openapi.json", _document, summary="This document", tag="ops")],
+    "openapi",
+    f"{API_PREFIX}/openapi.json",
+    [http.get("", _document, summary="This document", tag="ops")],
     wiring.settings,
 )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hmac
 
 from shared import errors, http, wiring
-from shared.api import API
+from shared.api import API_PREFIX
 from shared.models import RedispatchAnswer, RunJobAnswer, RunJobRequest
 
 
@@ -16,38 +16,35 @@ def _authorize(call: http.Call) -> None:
     # OIDC token (CLOUD_TASKS_SERVICE_ACCOUNT; IAM checks that one in front of the function).
     supplied = (call.header("X-Tasks-Token") or "").strip()
     supplied = supplied or (call.header("Authorization") or "").removeprefix("Bearer ").strip()
-    if token is None or not supplied or not hmac.compare_digest(supplied, token.get_secret_value()):
+    # Bytes, not str: compare_digest refuses non-ASCII text (a hostile header is no 500).
+    expected = token.get_secret_value().encode() if token is not None else b""
+    if not expected or not supplied or not hmac.compare_digest(supplied.encode("utf-8", "replace"), expected):
         raise errors.Unauthorized("A valid task token is required.")
 
 
 def _run_job(call: http.Call) -> http.Reply:
     _authorize(call)
-    gw = wiring.gateway()
-    body: RunJobRequest = call.body
     from shared.jobs.dispatcher import worker_id
 
-    worker = worker_id()
-    now = gw.clock.now()
-    job = gw.jobs.claim(body.job_id, worker, now, gw.settings.lease_seconds)
-    if job is None and gw.jobs.requeue_expired(now, gw.settings.max_attempts):
-        # A retried task whose previous run was killed finds its job behind an expired lease:
-        # that job is back in the queue now (or failed past MAX_ATTEMPTS); claim again.
-        job = gw.jobs.claim(body.job_id, worker, now, gw.settings.lease_seconds)
+    body: RunJobRequest = call.body
+    job = wiring.services().jobs.run_claimed(body.job_id, worker_id())
     if job is None:
-        current = gw.jobs.get(body.job_id)
-        if current is None:
-            raise errors.NotFound("No job with this id.")
-        # Already taken or finished: the task is done (Cloud Tasks must not retry it).
-        return http.Reply(RunJobAnswer(job_id=current.id, status=current.status))
-    outcome = gw.runner.run(job, worker)
-    return http.Reply(RunJobAnswer(job_id=job.id, status=outcome.status))
+        raise errors.NotFound("No job with this id.")
+    return http.Reply(RunJobAnswer(job_id=job.id, status=job.status))
+
+
+def _redispatch(call: http.Call) -> http.Reply:
+    _authorize(call)
+    report = wiring.services().jobs.redispatch()
+    return http.Reply(RedispatchAnswer(requeued=report.requeued, redispatched=report.redispatched))
 
 
 api = http.Api(
-    f"{API}/tasks/run-job",
+    "run_job",
+    f"{API_PREFIX}/tasks/run-job",
     [
         http.post(
-            f"{API}/tasks/run-job",
+            "",
             _run_job,
             body=RunJobRequest,
             answer=RunJobAnswer,
@@ -57,28 +54,12 @@ api = http.Api(
     ],
     wiring.settings,
 )
-
-
-def _redispatch(call: http.Call) -> http.Reply:
-    _authorize(call)
-    gw = wiring.gateway()
-    from shared.jobs.sweep import redispatch
-
-    report = redispatch(
-        gw.jobs,
-        gw.dispatcher,
-        gw.clock.now(),
-        older_than=gw.settings.redispatch_after_seconds,
-        max_attempts=gw.settings.max_attempts,
-    )
-    return http.Reply(RedispatchAnswer(requeued=report.requeued, redispatched=report.redispatched))
-
-
 sweep_api = http.Api(
-    f"{API}/tasks/redispatch",
+    "redispatch",
+    f"{API_PREFIX}/tasks/redispatch",
     [
         http.post(
-            f"{API}/tasks/redispatch",
+            "",
             _redispatch,
             answer=RedispatchAnswer,
             summary="Requeue expired leases and dispatch stale queued jobs again (scheduler target)",

@@ -84,7 +84,6 @@ class InProcessDispatcher:
         self.hibernate_after = hibernate_after
         self._last_activity = clock.now()
         self.hibernating = threading.Event()
-        self.iterations = 0
 
     def notify(self, job: Job) -> None:
         self._last_activity = self.clock.now()
@@ -124,7 +123,6 @@ class InProcessDispatcher:
                 self._wake.clear()
                 self.hibernating.clear()
                 continue
-            self.iterations += 1
             found = True
             try:
                 self._sweep()

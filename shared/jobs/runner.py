@@ -10,25 +10,16 @@ import logging
 import threading
 from typing import Any
 
+from shared import errors
 from shared.clock import Clock
-from shared.domain import JobStatus
+from shared.domain import ErrorKind, Job, JobStatus, Outcome, ProviderError, UnreadableKey
+from shared.failures import job_error, provider_failure, unreadable_key
 from shared.media import EXTENSIONS, MediaStore
-from shared.providers.base import ErrorKind, GenerationRequest, JobContext, ProviderError
-from shared.providers.byok import UNREADABLE, user_key_failure
-from shared.providers.router import ProviderRouter
-from shared.stores.base import Job, JobStore, Outcome, UnreadableKey, UserKeyStore
+from shared.providers.base import GenerationRequest, JobContext, MediaOutput
+from shared.providers.router import ProviderRouter, Served
+from shared.stores.base import JobStore, UserKeyStore
 
 log = logging.getLogger("gateway.jobs")
-
-_USER_ERRORS = {
-    ErrorKind.MODERATION: (
-        "content_policy",
-        "The provider refused this prompt or image under its content policy. Try rewording it.",
-    ),
-    ErrorKind.BAD_REQUEST: ("bad_request", "The provider could not process this request."),
-    ErrorKind.AUTH: ("provider_auth", "The provider rejected the API key used for this job."),
-}
-_UNAVAILABLE = ("provider_unavailable", "No provider could complete this job right now. Please try again later.")
 
 
 class LeaseKeeper:
@@ -156,24 +147,25 @@ class JobRunner:
         try:
             keys = self._owner_keys(job)
             served, output = self.router.generate(self._request(job), context, job.params.get("provider"), keys)
+            return self._store_output(job, served, output)
         except UnreadableKey as exc:
-            message = UNREADABLE.format(provider=exc.provider)
-            return Outcome(
-                JobStatus.FAILED, self.clock.now(), error={"error_type": "user_key_unreadable", "message": message}
-            )
+            return self._failed(unreadable_key(exc))
         except ProviderError as exc:
-            error_type, message = user_key_failure(exc) or _USER_ERRORS.get(exc.kind, _UNAVAILABLE)
             fields = {"job_id": job.id, "kind": exc.kind.value, "provider": exc.provider, "user_key": exc.user_key}
             log.warning("job failed", extra={"fields": fields})
-            return Outcome(JobStatus.FAILED, self.clock.now(), error={"error_type": error_type, "message": message})
+            return self._failed(provider_failure(exc))
         except Exception:
             log.exception("job crashed", extra={"fields": {"job_id": job.id}})
-            return Outcome(
-                JobStatus.FAILED,
-                self.clock.now(),
-                error={"error_type": "internal_error", "message": "The generation failed on our side."},
-            )
-        key = f"outputs/{job.id}.{EXTENSIONS[output.mime_type]}"
+            return self._failed(errors.AppError("The generation failed on our side."))
+
+    def _failed(self, error: errors.AppError) -> Outcome:
+        return Outcome(JobStatus.FAILED, self.clock.now(), error=job_error(error))
+
+    def _store_output(self, job: Job, served: Served, output: MediaOutput) -> Outcome:
+        extension = EXTENSIONS.get(output.mime_type)
+        if extension is None:  # the router checks outputs; never store a type we cannot serve
+            raise ProviderError(ErrorKind.BAD_OUTPUT, "The provider's result has an unexpected type.")
+        key = f"outputs/{job.id}.{extension}"
         self.media.put(key, output.data, output.mime_type)
         result: dict[str, Any] = {"key": key, "mime_type": output.mime_type}
         for name in ("width", "height", "seconds", "frames", "seed"):

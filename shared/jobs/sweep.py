@@ -10,9 +10,12 @@ Dispatchers dedupe by (job, attempt), so a job whose task is merely waiting is n
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from shared.jobs.dispatcher import Dispatcher
 from shared.stores.base import JobStore
+
+if TYPE_CHECKING:
+    from shared.jobs.dispatcher import Dispatcher
 
 
 @dataclass(frozen=True)

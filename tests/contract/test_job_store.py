@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import threading
 
-from shared.jobs.service import new_job_id
-from shared.models import JobStatus, Mode
+from shared.domain import JobStatus, Mode
+from shared.services.jobs import new_job_id
 from shared.stores.base import Job, Outcome
 
 T0 = 1_800_000_000.0

@@ -14,10 +14,10 @@ import pytest
 import requests
 from PIL import Image
 
-from shared.clock import FakeClock
 from shared.models import ChatMessage, Mode
 from shared.providers.base import ErrorKind, GenerationRequest, Provider, ProviderError, TextRequest
 from shared.providers.local import LocalProvider
+from tests.fakes.clock import FakeClock
 from tests.fakes.harness import ERRORS, FAKES, MODERATION_SCENARIO, Tasks, build
 from tests.fakes.server import FakeVendor
 from tests.helpers import png

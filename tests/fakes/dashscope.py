@@ -54,7 +54,7 @@ class DashScopeFake(FakeVendor):
         return self.error(400, "Arrearage")
 
     def public_path(self) -> bool:
-        return request.path.startswith("/results/")
+        return request.path.startswith("/results/") or super().public_path()
 
     def routes(self) -> None:
         for path in _CREATE:
@@ -112,13 +112,15 @@ class DashScopeFake(FakeVendor):
             output["task_status"] = "SUCCEEDED"
             token = f"{task.id}.{'mp4' if task.kind == 'video' else 'png'}"
             if token not in self.results:
-                data, mime = (
-                    (mp4_bytes(), "video/mp4")
-                    if task.kind == "video"
-                    else (png_bytes(colour_for(task.prompt)), "image/png")
+                data, mime = self.result(
+                    *(
+                        (mp4_bytes(), "video/mp4")
+                        if task.kind == "video"
+                        else (png_bytes(colour_for(task.prompt)), "image/png")
+                    )
                 )
                 self.results[token] = (data, mime, self.clock.now() + self.url_ttl)
-            url = f"{request.host_url.rstrip('/')}/results/{token}"
+            url = self.result_url or self.own_url(f"/results/{token}")
             if task.kind == "video":
                 output["video_url"] = url
             else:

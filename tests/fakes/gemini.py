@@ -79,7 +79,7 @@ class GeminiFake(FakeVendor):
                 return jsonify(
                     {"name": name, "done": True, "response": {"generateVideoResponse": {"raiMediaFilteredCount": 1}}}
                 )
-            uri = f"{request.host_url.rstrip('/')}/v1beta/files/{op}:download?alt=media"
+            uri = self.result_url or self.own_url(f"/v1beta/files/{op}:download?alt=media")
             sample = {"video": {"uri": uri}}
             return jsonify(
                 {"name": name, "done": True, "response": {"generateVideoResponse": {"generatedSamples": [sample]}}}
@@ -90,7 +90,8 @@ class GeminiFake(FakeVendor):
             op = target.split(":")[0]
             if not any(name.endswith(f"/operations/{op}") for name in self.operations):
                 return self.error(404, "file not found")
-            return Response(mp4_bytes(), mimetype="video/mp4")
+            data, mime = self.result(mp4_bytes(), "video/mp4")
+            return Response(data, mimetype=mime)
 
     def _prompt(self, body: dict[str, object]) -> str:
         contents = body.get("contents") or []
@@ -109,8 +110,8 @@ class GeminiFake(FakeVendor):
         usage = {"promptTokenCount": len(prompt.split()), "candidatesTokenCount": 6}
         modalities = (body.get("generationConfig") or {}).get("responseModalities") or ["TEXT"]  # type: ignore[union-attr]
         if "IMAGE" in modalities:
-            data = base64.b64encode(png_bytes(colour_for(prompt))).decode()
-            parts = [{"inlineData": {"mimeType": "image/png", "data": data}}]
+            image, mime = self.result(png_bytes(colour_for(prompt)), "image/png")
+            parts = [{"inlineData": {"mimeType": mime, "data": base64.b64encode(image).decode()}}]
         else:
             parts = [{"text": "".join(self.stream_words)}]
         candidate = {"content": {"role": "model", "parts": parts}, "finishReason": "STOP", "index": 0}

@@ -6,11 +6,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared.clock import FakeClock
-from shared.models import Mode
+from shared.domain import Mode
 from shared.providers.base import ErrorKind, Provider, TaskContext
 from shared.providers.vendor_base import VendorConfig
 from shared.providers.vendor_http import HttpPolicy
+from tests.fakes.clock import FakeClock
 from tests.fakes.dashscope import DashScopeFake
 from tests.fakes.gemini import GeminiFake
 from tests.fakes.openai import OpenAIFake

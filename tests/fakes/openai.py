@@ -87,7 +87,9 @@ class OpenAIFake(FakeVendor):
         scenario = self.next_scenario()
         if scenario in _ERRORS:
             return self.error(0, scenario)
-        data = base64.b64encode(png_bytes(colour_for(prompt))).decode()
+        if self.result_url:  # older image models answer a URL (on an Azure blob host)
+            return jsonify({"created": int(time.time()), "data": [{"url": self.result_url}]})
+        data = base64.b64encode(self.result(png_bytes(colour_for(prompt)), "image/png")[0]).decode()
         return jsonify({"created": int(time.time()), "data": [{"b64_json": data}]})
 
     def _chunks(self, model: str, words: list[str], scenario: str | None) -> Iterator[str]:

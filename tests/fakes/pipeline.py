@@ -7,8 +7,8 @@ from collections.abc import Iterator, Mapping
 import pytest
 
 from shared import wiring
-from shared.clock import FakeClock
 from shared.config import Settings
+from tests.fakes.clock import FakeClock
 from tests.fakes.server import FakeVendor
 
 

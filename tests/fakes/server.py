@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import threading
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -13,7 +14,7 @@ from flask import Flask, Response, jsonify, request
 from PIL import Image
 from werkzeug.serving import make_server
 
-from shared.clock import FakeClock
+from tests.fakes.clock import FakeClock
 
 
 class Loopback:
@@ -49,7 +50,11 @@ class FakeVendor:
     - ``keys``: the keys it accepts; ``exhausted``: keys it answers with a quota error;
     - ``fail_next(status, body, headers)``: the next request(s) answer this instead;
     - ``plan``: named scenarios (vendor specific, e.g. "moderation") consumed by create calls;
-    - ``clock``: the fake's own time (share a ``FakeClock`` with the gateway, or advance it).
+    - ``clock``: the fake's own time (share a ``FakeClock`` with the gateway, or advance it);
+    - a malicious or broken vendor: ``result_url`` is named as the result instead of its own
+      (vendors that answer with URLs); ``result_body`` is answered as the result's bytes, claiming
+      ``result_mime`` (default: what the mode's real result claims). ``/_fake/redirect?to=URL``
+      (a 302) and ``/_fake/blob`` (``result_body``, streamed) are on the vendor's own host.
     """
 
     name = "fake"
@@ -61,9 +66,13 @@ class FakeVendor:
         self.clock = FakeClock()
         self.seen: list[Seen] = []
         self.plan: deque[str] = deque()
+        self.result_url: str | None = None
+        self.result_body: bytes | None = None
+        self.result_mime: str | None = None
         self._forced: deque[tuple[int, Any, dict[str, str]]] = deque()
         self._lock = threading.Lock()
         self.app.before_request(self._before)
+        self._lying_routes()
         self.routes()
         self._loopback: Loopback | None = None
 
@@ -77,6 +86,7 @@ class FakeVendor:
             self.seen = []
             self.plan.clear()
             self._forced.clear()
+            self.result_url = self.result_body = self.result_mime = None
         self.on_reset()
 
     def on_reset(self) -> None:
@@ -94,6 +104,26 @@ class FakeVendor:
     def calls(self, path_part: str) -> list[Seen]:
         return [s for s in self.seen if path_part in s.path]
 
+    def result(self, data: bytes, mime: str) -> tuple[bytes, str]:
+        """The result bytes and type to answer: the real ones unless a test scripted a lie."""
+        if self.result_body is None:
+            return data, self.result_mime or mime
+        return self.result_body, self.result_mime or mime
+
+    def own_url(self, path: str) -> str:
+        """A URL on this fake's own host (the vendor's base URL host)."""
+        return f"{request.host_url.rstrip('/')}{path}"
+
+    def _lying_routes(self) -> None:
+        @self.app.get("/_fake/redirect")
+        def redirect() -> Response:
+            return Response(status=302, headers={"Location": request.args["to"]})
+
+        @self.app.get("/_fake/blob")
+        def blob() -> Response:
+            data, mime = self.result(b"", "image/png")
+            return Response(_chunks(data), mimetype=mime)  # streamed: no Content-Length
+
     # -- vendor hooks -------------------------------------------------------------------------
 
     def routes(self) -> None:
@@ -110,7 +140,7 @@ class FakeVendor:
         return self.error(429, "quota")
 
     def public_path(self) -> bool:
-        return False
+        return request.path.startswith("/_fake/")
 
     def _before(self) -> Response | None:
         key = self.key_of()
@@ -156,6 +186,39 @@ class FakeVendor:
         if self._loopback is not None:
             self._loopback.stop()
             self._loopback = None
+
+
+def _chunks(data: bytes, size: int = 64 * 1024) -> Iterator[bytes]:
+    for start in range(0, len(data), size):
+        yield data[start : start + size]
+
+
+class InternalService:
+    """An address inside the network that no vendor may make the gateway fetch from (a cloud
+    metadata server, an admin port). It records every request, headers included, and answers
+    with a valid PNG, so a gateway that fetched it would store and serve its bytes."""
+
+    SECRET = "internal-only"
+
+    def __init__(self) -> None:
+        self.app = Flask("fake-internal")
+        self.seen: list[Seen] = []
+
+        @self.app.route("/", defaults={"path": ""})
+        @self.app.route("/<path:path>")
+        def anything(path: str) -> Response:
+            key = request.headers.get("x-goog-api-key") or request.headers.get("Authorization")
+            self.seen.append(Seen(request.method, request.path, key, dict(request.headers)))
+            return Response(png_bytes((1, 2, 3)), mimetype="image/png", headers={"X-Secret": self.SECRET})
+
+        self._loopback = Loopback(self.app, "fake-internal")
+
+    @property
+    def url(self) -> str:
+        return self._loopback.url
+
+    def stop(self) -> None:
+        self._loopback.stop()
 
 
 @cache

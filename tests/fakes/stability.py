@@ -77,9 +77,9 @@ class StabilityFake(FakeVendor):
                 return self.error(403, "Your request was flagged by our content moderation system")
             seed = int(request.form.get("seed") or 0) or 1234
             finish = "CONTENT_FILTERED" if scenario == "filtered" else "SUCCESS"
-            data = png_bytes(colour_for(prompt))
+            data, mime = self.result(png_bytes(colour_for(prompt)), "image/png")
             if "application/json" in request.headers.get("Accept", ""):
                 return jsonify({"image": base64.b64encode(data).decode(), "finish_reason": finish, "seed": seed})
             if not request.headers.get("Accept", "").startswith("image/"):
                 return self.error(400, "accept: must be image/* or application/json")
-            return Response(data, mimetype="image/png", headers={"finish-reason": finish, "seed": str(seed)})
+            return Response(data, mimetype=mime, headers={"finish-reason": finish, "seed": str(seed)})

@@ -16,8 +16,8 @@ import pytest
 
 from shared import wiring
 from shared.auth import Identity
-from shared.clock import FakeClock
 from shared.secretbox import KeyCipher
+from tests.fakes.clock import FakeClock
 from tests.fakes.openai import OpenAIFake
 from tests.fakes.pipeline import install_gateway, serve
 from tests.fakes.server import FakeVendor

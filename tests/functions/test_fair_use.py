@@ -8,10 +8,10 @@ import pytest
 
 from shared import wiring
 from shared.auth import Identity
-from shared.clock import FakeClock
 from shared.config import Settings
 from shared.stores.base import UserRecord
 from tests.conftest import function_client
+from tests.fakes.clock import FakeClock
 
 T2I = "/api/v1/generate/text-to-image"
 

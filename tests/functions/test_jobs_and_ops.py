@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from shared import wiring
-from shared.clock import FakeClock
 from shared.config import Settings
 from tests.conftest import TASKS_TOKEN
+from tests.fakes.clock import FakeClock
 
 T2I = "/api/v1/generate/text-to-image"
 

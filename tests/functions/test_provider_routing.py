@@ -12,9 +12,10 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from shared import wiring
-from shared.clock import FakeClock
 from shared.config import Settings
-from shared.models import TextRequest
+from shared.domain import ChatTurn
+from shared.services.text import TextQuery
+from tests.fakes.clock import FakeClock
 from tests.fakes.dashscope import DashScopeFake
 from tests.fakes.harness import ERRORS
 from tests.fakes.openai import OpenAIFake
@@ -208,13 +209,12 @@ def test_an_open_stream_holds_its_provider_slot_until_it_ends(gateway, fakes):
         OPENAI_API_KEYS="good-key", ROUTE_TEXT="openai,local", OPENAI_MAX_CONCURRENT="1", PROVIDER_MAX_WAIT_SECONDS="0"
     )
     service = wiring.gateway().text_service
-    body = TextRequest(prompt="a long story", stream=True)
-    first = service.stream(body)
+    first = service.stream(TextQuery([ChatTurn("user", "a long story")]))
     assert next(first)[1]["provider"] == "openai"
     assert next(first)[1]["delta"], "the first stream is open and mid-answer"
-    second = service.stream(TextRequest(prompt="another story", stream=True))
+    second = service.stream(TextQuery([ChatTurn("user", "another story")]))
     assert next(second)[1]["provider"] == "local", "openai's one slot is taken by the open stream"
     list(first)  # the first stream ends: its slot comes back
-    third = service.stream(TextRequest(prompt="a third story", stream=True))
+    third = service.stream(TextQuery([ChatTurn("user", "a third story")]))
     assert next(third)[1]["provider"] == "openai"
     list(third)

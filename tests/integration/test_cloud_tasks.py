@@ -18,10 +18,10 @@ import requests
 from pydantic import ValidationError
 
 from shared import wiring
-from shared.clock import FakeClock
 from shared.config import Settings
 from tests.conftest import ROOT, TASKS_TOKEN, function_client
 from tests.e2e.server import DevServer
+from tests.fakes.clock import FakeClock
 from tests.fakes.cloudtasks import FakeCloudTasks
 from tests.helpers import free_port
 

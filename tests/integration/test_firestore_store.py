@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from shared.models import JobStatus, Mode
+from shared.domain import JobStatus, Mode
 from shared.ratelimit.abuse import AbuseRule
 from shared.ratelimit.bucket import Policy
 from shared.stores.base import Job, Outcome

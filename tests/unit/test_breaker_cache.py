@@ -1,8 +1,8 @@
 """The breaker re-reads shared state at most every cache_seconds, and at once after its own writes."""
 
-from shared.clock import FakeClock
 from shared.providers.guards import BreakerPolicy, CircuitBreaker
 from shared.stores.factory import open_sqlite
+from tests.fakes.clock import FakeClock
 
 
 class CountingReads:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from shared.jobs.service import dedupe_key, derived_job_id
-from shared.models import Mode
+from shared.domain import Mode
+from shared.services.jobs import dedupe_key, derived_job_id
 
 NOW = 1_800_000_000.0
 

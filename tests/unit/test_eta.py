@@ -1,5 +1,5 @@
+from shared.domain import Mode
 from shared.jobs import eta
-from shared.models import Mode
 
 
 def test_moving_average_weights_recent_runs_most():

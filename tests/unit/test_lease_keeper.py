@@ -1,10 +1,10 @@
 """Lease renewal with a fake clock on a real SQLite store."""
 
-from shared.clock import FakeClock
+from shared.domain import Mode
 from shared.jobs.runner import LeaseKeeper
-from shared.models import Mode
 from shared.stores.base import Job
 from shared.stores.factory import open_sqlite
+from tests.fakes.clock import FakeClock
 
 
 def test_only_leases_a_third_old_are_renewed_and_lost_ones_are_dropped(tmp_path):

@@ -15,17 +15,15 @@ import json
 import logging
 import re
 from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from shared import errors
-from shared.clock import Clock, SystemClock
-from shared.domain import Caller
-from shared.models import TextAnswer, TextRequest, TextUsage
-from shared.providers.base import ErrorKind, ProviderError
+from shared.clock import Clock
+from shared.domain import Caller, ChatTurn, ProviderError, UnreadableKey
+from shared.failures import provider_failure, unreadable_key
 from shared.providers.base import TextRequest as ProviderTextRequest
-from shared.providers.byok import UNREADABLE, user_key_failure
 from shared.providers.router import ProviderRouter, Served
-from shared.stores.base import CacheStore, UnreadableKey, UserKeyStore
+from shared.stores.base import CacheStore, UserKeyStore
 
 log = logging.getLogger("gateway.text")
 
@@ -33,20 +31,28 @@ Event = tuple[str | None, dict[str, Any]]
 _WORDS = re.compile(r"\s*\S+\s*|\s+")
 
 
-def refusal(exc: ProviderError) -> errors.AppError:
-    """Our own words for a provider failure; the vendor's text never reaches the user."""
-    retry = int(exc.retry_after) if exc.retry_after else 10
-    failure = user_key_failure(exc)
-    if failure is not None:
-        error_type, message = failure
-        if error_type == "user_key_rate_limited":
-            return errors.UserKeyRateLimited(message, retry_after=retry)
-        return errors.UserKeyRejected(message)
-    if exc.kind is ErrorKind.MODERATION:
-        return errors.ContentPolicy()
-    if exc.kind is ErrorKind.BAD_REQUEST:
-        return errors.BadRequest("The provider could not process this request.")
-    return errors.ProviderUnavailable(retry_after=retry)
+@dataclass(frozen=True)
+class TextQuery:
+    """A text request: the conversation, its bounds, and the provider asked for (if any)."""
+
+    messages: list[ChatTurn]
+    max_tokens: int = 512
+    temperature: float = 0.7
+    provider: str | None = None
+
+    @property
+    def request(self) -> ProviderTextRequest:
+        return ProviderTextRequest(self.messages, self.max_tokens, self.temperature)
+
+
+@dataclass(frozen=True)
+class TextResult:
+    text: str
+    provider: str
+    model: str
+    prompt_tokens: int
+    completion_tokens: int
+    cached: bool = False  # answered from the response cache: the provider was not called
 
 
 def cache_key(route: list[tuple[str, str]], request: ProviderTextRequest, scope: str | None) -> str:
@@ -65,46 +71,40 @@ class TextService:
     def __init__(
         self,
         router: ProviderRouter,
-        cache: CacheStore | None = None,
-        clock: Clock | None = None,
-        cache_ttl_seconds: float = 0.0,
-        user_keys: UserKeyStore | None = None,
+        cache: CacheStore,
+        clock: Clock,
+        cache_ttl_seconds: float,
+        user_keys: UserKeyStore,
     ) -> None:
         self.router = router
         self.cache = cache
-        self.clock = clock or SystemClock()
+        self.clock = clock
         self.cache_ttl = cache_ttl_seconds
         self.user_keys = user_keys
 
-    @staticmethod
-    def _request(body: TextRequest) -> ProviderTextRequest:
-        return ProviderTextRequest(body.as_messages(), body.max_tokens, body.temperature)
-
     def _keys(self, caller: Caller | None) -> dict[str, str]:
-        if caller is None or caller.user_id is None or self.user_keys is None:
+        if caller is None or caller.user_id is None:
             return {}
         try:
             return self.user_keys.keys_for(caller.user_id)
         except UnreadableKey as exc:
-            raise errors.UserKeyUnreadable(UNREADABLE.format(provider=exc.provider)) from None
+            raise unreadable_key(exc) from None
 
-    def _cache_key(
-        self, request: ProviderTextRequest, body: TextRequest, keys: Mapping[str, str], caller: Caller | None
-    ) -> str | None:
-        if self.cache is None or self.cache_ttl <= 0:
+    def _cache_key(self, query: TextQuery, keys: Mapping[str, str], caller: Caller | None) -> str | None:
+        if self.cache_ttl <= 0:
             return None
-        route = self.router.text_route(body.provider, keys)
+        route = self.router.text_route(query.provider, keys)
         if route is None:
             return None
         pairs, own = route
-        return cache_key(pairs, request, caller.key if own and caller is not None else None)
+        return cache_key(pairs, query.request, caller.key if own and caller is not None else None)
 
     def _lookup(
-        self, request: ProviderTextRequest, body: TextRequest, keys: Mapping[str, str], caller: Caller | None
+        self, query: TextQuery, keys: Mapping[str, str], caller: Caller | None
     ) -> tuple[str | None, dict[str, Any] | None]:
         """The request's cache key (None = not cached) and the cached answer, if any."""
-        key = self._cache_key(request, body, keys, caller)
-        if key is None or self.cache is None:
+        key = self._cache_key(query, keys, caller)
+        if key is None:
             return key, None
         return key, self.cache.get(key, self.clock.now())
 
@@ -113,40 +113,33 @@ class TextService:
         return served.user_key or bool(provider is not None and provider.paid)
 
     def _keep(self, key: str | None, served: Served, value: dict[str, Any]) -> None:
-        if key is not None and self.cache is not None and self._paid(served):
+        if key is not None and self._paid(served):
             self.cache.put(key, value, self.clock.now() + self.cache_ttl)
 
-    def complete(self, body: TextRequest, caller: Caller | None = None) -> TextAnswer:
-        request = self._request(body)
+    def complete(self, query: TextQuery, caller: Caller | None = None) -> TextResult:
         keys = self._keys(caller)
         try:
-            key, hit = self._lookup(request, body, keys, caller)
+            key, hit = self._lookup(query, keys, caller)
             if hit is not None:
-                return TextAnswer(**hit, cached=True)
-            served, output = self.router.complete(request, body.provider, keys)
+                return replace(_result(hit), cached=True)
+            served, output = self.router.complete(query.request, query.provider, keys)
         except ProviderError as exc:
-            raise refusal(exc) from None
-        answer = TextAnswer(
-            text=output.text,
-            provider=served.provider,
-            model=output.model,
-            usage=TextUsage(prompt_tokens=output.prompt_tokens, completion_tokens=output.completion_tokens),
-        )
-        self._keep(key, served, answer.model_dump(exclude={"cached"}))
-        return answer
+            raise provider_failure(exc) from None
+        result = TextResult(output.text, served.provider, output.model, output.prompt_tokens, output.completion_tokens)
+        self._keep(key, served, _cached(result))
+        return result
 
-    def stream(self, body: TextRequest, caller: Caller | None = None) -> Iterator[Event]:
+    def stream(self, query: TextQuery, caller: Caller | None = None) -> Iterator[Event]:
         """Open the upstream stream now (so a refusal is a normal error answer), then yield events."""
-        request = self._request(body)
         keys = self._keys(caller)
         try:
-            key, hit = self._lookup(request, body, keys, caller)
+            key, hit = self._lookup(query, keys, caller)
             if hit is not None:
                 return self._replay(hit)
-            served, chunks = self.router.stream(request, body.provider, keys)
+            served, chunks = self.router.stream(query.request, query.provider, keys)
             first = next(chunks, None)
         except ProviderError as exc:
-            raise refusal(exc) from None
+            raise provider_failure(exc) from None
         return self._events(served, first, chunks, key)
 
     @staticmethod
@@ -177,8 +170,20 @@ class TextService:
                 },
             )
             return
-        usage = {"prompt_tokens": 0, "completion_tokens": 0}  # a stream reports none
-        self._keep(
-            key, served, {"text": "".join(parts), "provider": served.provider, "model": served.model, "usage": usage}
-        )
+        # a stream reports no usage
+        self._keep(key, served, _cached(TextResult("".join(parts), served.provider, served.model, 0, 0)))
         yield "done", {"chunks": len(parts)}
+
+
+def _cached(result: TextResult) -> dict[str, Any]:
+    """What the response cache keeps of an answer (the stored shape of earlier releases)."""
+    data = asdict(result)
+    del data["cached"]
+    usage = {"prompt_tokens": data.pop("prompt_tokens"), "completion_tokens": data.pop("completion_tokens")}
+    return {**data, "usage": usage}
+
+
+def _result(hit: dict[str, Any]) -> TextResult:
+    usage = hit.get("usage") or {}
+    prompt, completion = int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0))
+    return TextResult(hit["text"], hit["provider"], hit["model"], prompt, completion)

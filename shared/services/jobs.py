@@ -1,0 +1,205 @@
+"""The jobs use cases: submit, view, list, cancel, run a claimed job, re-dispatch.
+
+The HTTP functions call these and nothing below them; answers are domain objects
+(``JobSnapshot``) that ``shared.api`` turns into pydantic answers.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from shared import errors
+from shared.clock import Clock
+from shared.domain import Caller, Job, JobSnapshot, JobStatus, Mode
+from shared.jobs import eta
+from shared.jobs.sweep import SweepReport, redispatch
+from shared.media import EXTENSIONS, MediaStore
+from shared.stores.base import JobStore
+
+if TYPE_CHECKING:
+    from shared.imaging import CheckedImage
+    from shared.jobs.dispatcher import Dispatcher
+    from shared.jobs.runner import JobRunner
+
+
+def new_job_id() -> str:
+    """Unguessable: the id is the capability to an anonymous caller's job."""
+    return secrets.token_urlsafe(18)
+
+
+def dedupe_key(owner: str, mode: Mode, params: dict[str, Any], image: bytes | None, now: float, window: float) -> str:
+    """What identical submits by the same caller in the same window share: a SHA-256 of owner,
+    mode, the fields sent and the input image's bytes, bucketed by ``window``."""
+    canonical = {
+        "owner": owner,
+        "mode": mode.value,
+        "params": params,
+        "image": hashlib.sha256(image).hexdigest() if image is not None else None,
+        "window": int(now // window),
+    }
+    return hashlib.sha256(json.dumps(canonical, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def derived_job_id(secret: bytes, key: str) -> str:
+    """The job id of a deduplicated submit: the same for the same key, unguessable without
+    ``secret`` (an id is the capability to an anonymous caller's job). Deriving the id, not an
+    idempotency key, keeps a submit at ONE store write (no idempotency marker)."""
+    mac = hmac.new(secret, f"job-dedupe|{key}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac[:18]).decode()
+
+
+@dataclass(frozen=True)
+class JobPolicy:
+    """How jobs are kept and run: the settings the jobs use cases need."""
+
+    concurrency: int = 4
+    lease_seconds: float = 30.0
+    max_attempts: int = 3
+    retention_seconds: float = 30 * 86400
+    eta_window: int = 20
+    eta_cache_seconds: float = 15.0
+    dedupe_seconds: float = 0.0
+    redispatch_after_seconds: float = 120.0
+
+
+class JobService:
+    def __init__(
+        self,
+        store: JobStore,
+        media: MediaStore,
+        clock: Clock,
+        dispatcher: Dispatcher,
+        runner: JobRunner,
+        policy: JobPolicy,
+        dedupe_secret: bytes,
+    ) -> None:
+        self.store = store
+        self.media = media
+        self.clock = clock
+        self.dispatcher = dispatcher
+        self.runner = runner
+        self.policy = policy
+        self.dedupe_secret = dedupe_secret
+        self.durations = eta.DurationCache(
+            lambda mode: store.recent_durations(mode, policy.eta_window), clock.now, policy.eta_cache_seconds
+        )
+
+    def submit(
+        self,
+        caller: Caller,
+        mode: Mode,
+        params: dict[str, Any],
+        image: CheckedImage | None = None,
+        idempotency_key: str | None = None,
+    ) -> tuple[JobSnapshot, bool]:
+        """Queue a job (``True``), or return the job an identical submit already made (``False``)."""
+        now = self.clock.now()
+        params = dict(params)
+        job_id = new_job_id()
+        derived = idempotency_key is None and self.policy.dedupe_seconds > 0
+        if derived:
+            data = image.data if image is not None else None
+            key = dedupe_key(caller.key, mode, params, data, now, self.policy.dedupe_seconds)
+            job_id = derived_job_id(self.dedupe_secret, key)
+        params.setdefault("seed", secrets.randbelow(2**31))
+        input_key = None
+        if image is not None:  # a name of its own: a duplicate's upload must not replace the first's
+            input_key = f"inputs/{new_job_id()}.{EXTENSIONS[image.mime_type]}"
+            self.media.put(input_key, image.data, image.mime_type)
+        job = Job(
+            id=job_id,
+            owner=caller.key,
+            tier=caller.tier,
+            priority=caller.priority,
+            mode=mode,
+            params=params,
+            created_at=now,
+            input_key=input_key,
+            idempotency_key=idempotency_key,
+            expire_at=now + self.policy.retention_seconds,
+        )
+        stored, created = self._create(job, derived)
+        if not created:
+            if input_key:
+                self.media.delete(input_key)
+        else:
+            self.dispatcher.notify(stored)
+        return self.snapshot(stored), created
+
+    def _create(self, job: Job, derived: bool) -> tuple[Job, bool]:
+        stored, created = self.store.create(job)
+        for _ in range(8):  # an identical submit after a failure is a retry: a new job
+            if created or not derived or stored.status not in (JobStatus.FAILED, JobStatus.CANCELED):
+                break
+            job = job.evolve(id=derived_job_id(self.dedupe_secret, f"retry|{stored.id}"))
+            stored, created = self.store.create(job)
+        return stored, created
+
+    def _visible(self, caller: Caller, job_id: str) -> Job:
+        job = self.store.get(job_id)
+        # Anonymous jobs: the unguessable id is the capability. Users' jobs: only their owner.
+        if job is None or (job.owner.startswith("user:") and not caller.owns(job.owner)):
+            raise errors.NotFound("No job with this id.")
+        return job
+
+    def get(self, caller: Caller, job_id: str) -> JobSnapshot:
+        return self.snapshot(self._visible(caller, job_id))
+
+    def cancel(self, caller: Caller, job_id: str) -> JobSnapshot:
+        job = self._visible(caller, job_id)
+        if job.status.terminal:
+            raise errors.Conflict(f"The job is already {job.status.value}.")
+        canceled = self.store.cancel(job_id, self.clock.now())
+        assert canceled is not None
+        return self.snapshot(canceled)
+
+    def list(self, caller: Caller, limit: int = 50) -> list[JobSnapshot]:
+        return [self.snapshot(job) for job in self.store.list_for_owner(caller.key, limit)]
+
+    def snapshot(self, job: Job) -> JobSnapshot:
+        now = self.clock.now()
+        position = eta_seconds = poll = None
+        if job.status is JobStatus.QUEUED:
+            position = self.store.position(job)
+            eta_seconds = eta.queued_eta(position, self.durations.average(job.mode), self.policy.concurrency)
+        elif job.status is JobStatus.RUNNING and job.started_at is not None:
+            eta_seconds = eta.running_eta(job.started_at, now, self.durations.average(job.mode))
+        if eta_seconds is not None:
+            poll = eta.poll_after(eta_seconds)
+        key = (job.result or {}).get("key")
+        url = self.media.url(key, now) if key else None
+        return JobSnapshot(job, position, eta_seconds, poll, url)
+
+    def run_claimed(self, job_id: str, worker: str) -> Job | None:
+        """Claim ``job_id`` for ``worker`` and run it (the dispatcher's target).
+
+        Returns the job as it stands afterwards: finished, or untouched when another worker
+        holds it or it had already finished (the task is then done); None for an unknown id.
+        """
+        now = self.clock.now()
+        lease, attempts = self.policy.lease_seconds, self.policy.max_attempts
+        job = self.store.claim(job_id, worker, now, lease)
+        if job is None and self.store.requeue_expired(now, attempts):
+            # A retried task whose previous run was killed finds its job behind an expired
+            # lease: that job is back in the queue now (or failed past MAX_ATTEMPTS).
+            job = self.store.claim(job_id, worker, now, lease)
+        if job is None:
+            return self.store.get(job_id)
+        outcome = self.runner.run(job, worker)
+        return job.evolve(status=outcome.status, finished_at=outcome.finished_at)
+
+    def redispatch(self) -> SweepReport:
+        """Requeue expired leases, then dispatch again the jobs queued for too long."""
+        return redispatch(
+            self.store,
+            self.dispatcher,
+            self.clock.now(),
+            older_than=self.policy.redispatch_after_seconds,
+            max_attempts=self.policy.max_attempts,
+        )
