@@ -4,22 +4,41 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8080
 
-.PHONY: dev test lint bench clean
+# Dependencies (README, Dependencies). Every pip install checks each file against the sha256 hashes in
+# requirements*.txt and takes wheels only, so no package's setup code runs at install time.
+PIP_INSTALL := $(PY) -m pip install --disable-pip-version-check -q --require-hashes --only-binary :all:
+# requirements*.txt are compiled from requirements*.in for the deploy target (Cloud Functions: Linux, Python 3.11).
+# A recompile keeps every existing pin it can; `make deps UPGRADE=1` moves them to the newest allowed releases.
+UV_COMPILE := $(VENV)/bin/uv pip compile --quiet --generate-hashes --python-version 3.11 --python-platform linux \
+	--custom-compile-command "make deps" $(if $(UPGRADE),--upgrade)
+# npm tools (firebase-tools, serverless): installed exactly as package-lock.json says, with no install scripts.
+NPM_CI := npm ci --ignore-scripts --no-audit --no-fund
+NPM_STAMP := node_modules/.npm-ci.stamp
+
+.PHONY: dev test lint bench clean deps audit licences outdated
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --disable-pip-version-check -q -r requirements.txt
+	$(PIP_INSTALL) -r requirements.txt
 	touch $@
 
 $(VENV)/.dev: requirements.txt requirements-dev.txt $(VENV)/.runtime
-	$(PY) -m pip install --disable-pip-version-check -q -r requirements-dev.txt
+	$(PIP_INSTALL) -r requirements-dev.txt
+	touch $@
+
+# npm ci empties node_modules first, so the stamp inside it is gone whenever the install is not complete.
+$(NPM_STAMP): package.json package-lock.json
+	@command -v npm >/dev/null || { echo "npm is not installed: the Node.js tools need Node.js 20+ and npm" >&2; exit 1; }
+	$(NPM_CI)
 	touch $@
 
 dev: $(VENV)/.runtime  ## run the whole product locally on http://127.0.0.1:$(PORT)
 	PORT=$(PORT) $(PY) -m shared.devserver
 
-test: $(VENV)/.dev  ## install the dev requirements and run the whole test suite
+test: $(VENV)/.dev $(NPM_STAMP)  ## install the pinned dependencies, then ruff, licences, audit and the whole test suite
 	$(PY) -m ruff check .
+	$(PY) -m tools.licences --quiet
+	$(PY) -m tools.audit
 	$(PY) -m pytest
 
 lint: $(VENV)/.dev
@@ -27,6 +46,22 @@ lint: $(VENV)/.dev
 
 bench: $(VENV)/.dev
 	$(PY) bench/submit.py
+
+deps: $(VENV)/.dev  ## recompile requirements*.txt (hashed) and package-lock.json after editing a .in file or package.json
+	$(UV_COMPILE) requirements.in -o requirements.txt
+	$(UV_COMPILE) requirements-dev.in -o requirements-dev.txt
+	npm $(if $(UPGRADE),update,install) --package-lock-only --ignore-scripts --no-audit --no-fund
+	$(MAKE) --no-print-directory $(VENV)/.dev $(NPM_STAMP)
+	$(PY) -m tools.licences
+
+audit: $(VENV)/.dev  ## pip-audit and npm audit against audit-allowlist.toml (also part of make test)
+	$(PY) -m tools.audit
+
+licences: $(VENV)/.dev  ## every runtime dependency's licence against the allowed list
+	$(PY) -m tools.licences
+
+outdated: $(VENV)/.dev  ## weekly check: outdated and vulnerable packages, Python and npm, in one table
+	$(PY) -m tools.outdated
 
 clean:
 	rm -rf $(VENV) .data .pytest_cache .ruff_cache
