@@ -1,1 +1,2 @@
-"""Deployable functions: each parses the request, calls the core, and responds."""
+"""Deployable functions: each names its trigger and hands the request to its ``shared.api`` handler,
+which parses it, calls one use case and responds."""

@@ -1,6 +1,7 @@
 """The whole configuration surface: one ``Settings`` read from the environment.
 
-Secrets are ``SecretStr`` so they never print. README has the table of every setting.
+Secrets are ``SecretStr`` so they never print. README's configuration table lists every setting
+(``tests/unit/test_readme_settings.py`` checks that it does).
 """
 
 from __future__ import annotations

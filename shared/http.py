@@ -96,6 +96,7 @@ class Api:
         self.function = function
         self.base = base.rstrip("/")
         self.routes = [replace(r, path=self.base + r.path) for r in routes]
+        self.methods = ", ".join(sorted({r.method for r in self.routes} | {"OPTIONS"}))
         self._settings = settings
         self._map = Map(
             [Rule(r.path, endpoint=i, methods=[r.method]) for i, r in enumerate(self.routes)],
@@ -122,7 +123,7 @@ class Api:
         origin = request.headers.get("Origin")
         try:
             if request.method == "OPTIONS":
-                response = _preflight(request, settings, origin)
+                response = _preflight(settings, origin, self.methods)
             else:
                 response = self._dispatch(request, rid, settings)
         except errors.AppError as exc:
@@ -290,10 +291,10 @@ def _allowed(settings: Settings, origin: str | None) -> bool:
     return origin is not None and ("*" in settings.cors_origins or origin in settings.cors_origins)
 
 
-def _preflight(request: flask.Request, settings: Settings, origin: str | None) -> flask.Response:
+def _preflight(settings: Settings, origin: str | None, methods: str) -> flask.Response:
     response = flask.Response(status=204)
     if _allowed(settings, origin):
-        response.headers["Access-Control-Allow-Methods"] = "GET, POST, PUT, DELETE, OPTIONS"
+        response.headers["Access-Control-Allow-Methods"] = methods  # this function's own methods
         response.headers["Access-Control-Allow-Headers"] = "Content-Type, Authorization, Idempotency-Key, X-Request-Id"
         response.headers["Access-Control-Max-Age"] = "3600"
     return response

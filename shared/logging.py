@@ -60,9 +60,5 @@ def configure(level: str = "INFO") -> None:
     _configured = True
 
 
-def get_logger(name: str) -> logging.Logger:
-    return logging.getLogger(name)
-
-
 def log_fields(logger: logging.Logger, level: int, message: str, **fields: Any) -> None:
     logger.log(level, message, extra={"fields": fields})
