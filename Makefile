@@ -47,10 +47,16 @@ lint: $(VENV)/.dev
 bench: $(VENV)/.dev
 	$(PY) bench/submit.py
 
+LOCKS := requirements.txt requirements-dev.txt package-lock.json
+
 deps: $(VENV)/.dev  ## recompile requirements*.txt (hashed) and package-lock.json after editing a .in file or package.json
+	rm -rf $(VENV)/locks.before && mkdir -p $(VENV)/locks.before && cp -p $(LOCKS) $(VENV)/locks.before/
 	$(UV_COMPILE) requirements.in -o requirements.txt
 	$(UV_COMPILE) requirements-dev.in -o requirements-dev.txt
 	npm $(if $(UPGRADE),update,install) --package-lock-only --ignore-scripts --no-audit --no-fund
+	@# an unchanged file keeps its old date, so nothing is reinstalled for it
+	@for f in $(LOCKS); do cmp -s $$f $(VENV)/locks.before/$$f && touch -r $(VENV)/locks.before/$$f $$f \
+		|| echo "$$f changed: review and commit it"; done; rm -rf $(VENV)/locks.before
 	$(MAKE) --no-print-directory $(VENV)/.dev $(NPM_STAMP)
 	$(PY) -m tools.licences
 
