@@ -1,4 +1,11 @@
-"""Cloud Functions loads this file at the source root: it re-exports every entry point."""
+"""Cloud Functions loads this file at the source root: it re-exports every entry point.
+
+functions-framework runs this file once per app it creates; the error handler registered here
+answers the errors Flask raises before a function sees the request with the JSON envelope.
+"""
+
+import functions_framework
+from werkzeug.exceptions import HTTPException
 
 from functions.generate import (
     generate_image_to_image,
@@ -12,6 +19,9 @@ from functions.jobs import jobs
 from functions.media import media
 from functions.openapi import openapi
 from functions.worker import redispatch, run_job
+from shared.http import framework_error
+
+functions_framework.errorhandler(HTTPException)(framework_error)
 
 __all__ = [
     "generate_image_to_image",

@@ -9,18 +9,21 @@ Run: ``python -m shared.devserver`` (``make dev`` does it).
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
 import sys
 import threading
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import flask
 import functions_framework
-from werkzeug.serving import make_server
+from werkzeug.exceptions import HTTPException
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 from shared import errors, http, wiring
 
@@ -40,6 +43,7 @@ log = logging.getLogger("gateway.devserver")
 
 def _site_app(site_dir: Path) -> flask.Flask:
     app = flask.Flask("site", static_folder=None)
+    app.register_error_handler(HTTPException, http.framework_error)
 
     @app.route("/", defaults={"path": "index.html"})
     @app.route("/<path:path>")
@@ -52,6 +56,30 @@ def _site_app(site_dir: Path) -> flask.Flask:
         return flask.send_from_directory(site_dir, path)
 
     return app
+
+
+class EnvelopeRequestHandler(WSGIRequestHandler):
+    """Errors the HTTP server itself answers (an over-long request line, too many or too large
+    headers, a malformed request) come back as the JSON envelope, not the server's HTML page."""
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        body = json.dumps(
+            {
+                "success": False,
+                "error_type": "bad_request",
+                "message": "The request line or its headers could not be read.",
+                "retry_after": None,
+                "donation_link": None,
+                "request_id": uuid.uuid4().hex,
+            }
+        ).encode()
+        self.send_response(code, message)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command != "HEAD" and code >= 200 and code not in (204, 304):
+            self.wfile.write(body)
 
 
 class Mounted:
@@ -84,7 +112,7 @@ def serve() -> None:
     gw = wiring.gateway()
     settings = gw.settings
     app = build_app(on_request=gw.dispatcher.wake)
-    server = make_server(settings.host, settings.port, app, threaded=True)
+    server = make_server(settings.host, settings.port, app, threaded=True, request_handler=EnvelopeRequestHandler)
     gw.dispatcher.start()
     stopped = threading.Event()
 

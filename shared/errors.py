@@ -82,6 +82,11 @@ class ValidationFailed(AppError):
     default_message = "Some fields are missing or invalid."
 
 
+class IdempotencyKeyReused(ValidationFailed):
+    error_type = "idempotency_key_reused"
+    default_message = "This Idempotency-Key was already used for a different request. Use a new key."
+
+
 class ContentPolicy(AppError):
     status = 422
     error_type = "content_policy"

@@ -25,7 +25,7 @@ from werkzeug.routing import Map, RequestRedirect, Rule
 from shared import errors
 from shared.config import Settings
 from shared.domain import Contention
-from shared.logging import log_fields, request_id_var, trace_var
+from shared.logging import log_fields, redact_path, request_id_var, trace_var
 from shared.models import ErrorEnvelope
 
 log = logging.getLogger("gateway.http")
@@ -34,6 +34,7 @@ BodyKind = Literal["json", "multipart", "none"]
 _RID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _DRAIN_CAP = 64 * 1024 * 1024
 DONATION_LINK = "/donate"
+MAX_JSON_DEPTH = 32  # no request model nests more than a few levels
 EXPOSED = "RateLimit, RateLimit-Policy, Retry-After, X-Request-Id, Location"
 
 
@@ -146,7 +147,7 @@ class Api:
             request_id=rid,
             httpRequest={
                 "requestMethod": request.method,
-                "requestUrl": request.path,
+                "requestUrl": redact_path(request.path),  # no job id in a log line
                 "status": response.status_code,
                 "latency": f"{time.perf_counter() - started:.6f}s",
                 "remoteIp": request.remote_addr,
@@ -221,13 +222,40 @@ def _read_limited(request: flask.Request, limit: int) -> bytes:
     return data
 
 
+def _too_deep(raw: bytes, limit: int) -> bool:
+    """Whether arrays/objects nest deeper than ``limit`` (strings skipped): checked before parsing,
+    since json.loads and pydantic recurse once per level (30,000 levels: RecursionError)."""
+    if raw.count(b"[") + raw.count(b"{") <= limit:
+        return False
+    depth, in_string, escaped = 0, False, False
+    for byte in raw:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            if depth > limit:
+                return True
+        elif byte in (0x5D, 0x7D):  # ] }
+            depth -= 1
+    return False
+
+
 def _read_json(request: flask.Request, limit: int) -> Any:
     if request.mimetype != "application/json":
         raise errors.UnsupportedMediaType("Send the request body as application/json.")
     raw = _read_limited(request, limit)
+    if _too_deep(raw, MAX_JSON_DEPTH):
+        raise errors.BadRequest(f"The JSON body nests deeper than {MAX_JSON_DEPTH} levels.")
     try:
         return json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise errors.BadRequest("The request body is not valid JSON.") from None
 
 
@@ -272,6 +300,24 @@ def error_response(exc: errors.AppError, request_id: str) -> flask.Response:
     if exc.retry_after is not None:
         headers["Retry-After"] = str(exc.retry_after)
     return json_response(envelope, exc.status, headers)
+
+
+def framework_error(exc: wz.HTTPException) -> flask.Response:
+    """The envelope for an error the web framework answers before any Api sees the request
+    (e.g. a path with a newline matches no rule): never its HTML page."""
+    code = exc.code or 500
+    kinds: dict[int, type[errors.AppError]] = {
+        404: errors.NotFound,
+        405: errors.MethodNotAllowed,
+        413: errors.PayloadTooLarge,
+        415: errors.UnsupportedMediaType,
+    }
+    error = kinds.get(code, errors.BadRequest if 400 <= code < 500 else errors.AppError)()
+    if code in (414, 431):
+        error = errors.BadRequest("The request line or its headers are too large.")
+    response = error_response(error, uuid.uuid4().hex)
+    response.status_code = code if 400 <= code < 600 else 500
+    return response
 
 
 def _trace(request: flask.Request) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import struct
 import warnings
 from dataclasses import dataclass
 
@@ -11,6 +12,8 @@ from PIL import Image, UnidentifiedImageError
 from shared import errors
 
 ALLOWED = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
+# What Pillow raises on hostile or broken bytes (beyond its bomb checks).
+_DAMAGED = (OSError, ValueError, SyntaxError, EOFError, IndexError, struct.error)
 
 
 @dataclass(frozen=True)
@@ -29,12 +32,12 @@ def check_upload(data: bytes, max_bytes: int, max_side: int) -> CheckedImage:
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
-            image = Image.open(io.BytesIO(data), formats=None)
+            image = Image.open(io.BytesIO(data), formats=list(ALLOWED))  # no other parser sees the bytes
         except UnidentifiedImageError:
             raise errors.UnsupportedMediaType("The upload is not a PNG, JPEG or WebP image.") from None
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
             raise errors.ValidationFailed("The image has too many pixels.") from None
-        except OSError:
+        except _DAMAGED:  # e.g. a zTXt/iTXt text-chunk bomb raises ValueError
             raise errors.ValidationFailed("The image could not be read.") from None
         with image:
             if image.format not in ALLOWED:
@@ -48,6 +51,6 @@ def check_upload(data: bytes, max_bytes: int, max_side: int) -> CheckedImage:
                 image.load()
             except (Image.DecompressionBombError, Image.DecompressionBombWarning):
                 raise errors.ValidationFailed("The image has too many pixels.") from None
-            except (OSError, ValueError, SyntaxError):
+            except _DAMAGED:
                 raise errors.ValidationFailed("The image is damaged or truncated.") from None
             return CheckedImage(data, ALLOWED[image.format], width, height)

@@ -1,9 +1,16 @@
-"""JSON logs on stdout in the shape Cloud Logging understands (``severity``, trace)."""
+"""JSON logs on stdout in the shape Cloud Logging understands (``severity``, trace).
+
+Job ids are the only key to an anonymous visitor's job (and its signed result URL), so no log
+line carries one: a ``job_id`` field is written as ``job`` = a short SHA-256 of it, and ids in
+logged paths are replaced the same way. To find a job's lines, hash its id (``log_id``).
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import re
 import sys
 import time
 from contextvars import ContextVar
@@ -19,6 +26,19 @@ _SEVERITY = {
     logging.ERROR: "ERROR",
     logging.CRITICAL: "CRITICAL",
 }
+
+
+_ID_SEGMENT = re.compile(r"(?<=/)[A-Za-z0-9_-]{16,}(?=(?:\.[A-Za-z0-9]{1,5})?(?:/|$))")
+
+
+def log_id(value: str) -> str:
+    """What logs say instead of a job id (or another capability): 12 hex digits of its SHA-256."""
+    return "h:" + hashlib.sha256(value.encode()).hexdigest()[:12]
+
+
+def redact_path(path: str) -> str:
+    """A request path with every id-like segment (16+ URL-safe characters) replaced by ``log_id``."""
+    return _ID_SEGMENT.sub(lambda m: log_id(m.group(0)), path)
 
 
 class JsonFormatter(logging.Formatter):
@@ -38,6 +58,8 @@ class JsonFormatter(logging.Formatter):
         extra = getattr(record, "fields", None)
         if isinstance(extra, dict):
             entry.update(extra)
+            if isinstance(entry.get("job_id"), str):
+                entry["job"] = log_id(entry.pop("job_id"))
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, default=str)

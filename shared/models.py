@@ -7,12 +7,20 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
 
 from shared.domain import ChatTurn, JobStatus, Mode
+from shared.text_input import clean_text, require_visible
 
-Prompt = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
-NegativePrompt = Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000)]
+# Controls, bidi overrides and invisible joiners are removed first (clean_text); then whitespace is
+# trimmed and the length checked; a prompt with nothing visible left is refused like an empty one.
+Prompt = Annotated[
+    str,
+    BeforeValidator(clean_text),
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=4000),
+    AfterValidator(require_visible),
+]
+NegativePrompt = Annotated[str, BeforeValidator(clean_text), StringConstraints(strip_whitespace=True, max_length=4000)]
 ProviderName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,31}$")]
 Seed = Annotated[int, Field(ge=0, le=4_294_967_294)]
 AspectRatio = Literal["1:1", "16:9", "9:16", "4:3", "3:4", "3:2", "2:3", "21:9", "9:21"]
@@ -150,7 +158,6 @@ class TextAnswer(Answer):
     provider: str
     model: str
     usage: TextUsage
-    cached: bool = False  # answered from the response cache: the provider was not called
 
 
 class ProviderHealth(Answer):

@@ -67,8 +67,7 @@ def text_answer(result: TextResult) -> TextAnswer:
         provider=result.provider,
         model=result.model,
         usage=TextUsage(prompt_tokens=result.prompt_tokens, completion_tokens=result.completion_tokens),
-        cached=result.cached,
-    )
+    )  # result.cached is not said: the shared cache must not tell a caller what others asked
 
 
 def health_answer(report: HealthReport) -> HealthAnswer:

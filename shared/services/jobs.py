@@ -28,6 +28,9 @@ if TYPE_CHECKING:
     from shared.jobs.runner import JobRunner
 
 
+REQUEST_HASH = "request_sha256"  # kept in the params of a job submitted with an Idempotency-Key
+
+
 def new_job_id() -> str:
     """Unguessable: the id is the capability to an anonymous caller's job."""
     return secrets.token_urlsafe(18)
@@ -102,11 +105,13 @@ class JobService:
         now = self.clock.now()
         params = dict(params)
         job_id = new_job_id()
+        data = image.data if image is not None else None
         derived = idempotency_key is None and self.policy.dedupe_seconds > 0
         if derived:
-            data = image.data if image is not None else None
             key = dedupe_key(caller.key, mode, params, data, now, self.policy.dedupe_seconds)
             job_id = derived_job_id(self.dedupe_secret, key)
+        if idempotency_key is not None:  # what the key stands for: the same key with another request is refused
+            params[REQUEST_HASH] = dedupe_key(caller.key, mode, params, data, 0.0, 1.0)
         params.setdefault("seed", secrets.randbelow(2**31))
         input_key = None
         if image is not None:  # a name of its own: a duplicate's upload must not replace the first's
@@ -125,6 +130,10 @@ class JobService:
             expire_at=now + self.policy.retention_seconds,
         )
         stored, created = self._create(job, derived)
+        if not created and idempotency_key is not None and stored.params.get(REQUEST_HASH) != params[REQUEST_HASH]:
+            if input_key:
+                self.media.delete(input_key)
+            raise errors.IdempotencyKeyReused()
         if not created:
             if input_key:
                 self.media.delete(input_key)

@@ -144,7 +144,7 @@ class TextService:
 
     @staticmethod
     def _replay(hit: dict[str, Any]) -> Iterator[Event]:
-        yield "start", {"provider": hit["provider"], "model": hit["model"], "cached": True}
+        yield "start", {"provider": hit["provider"], "model": hit["model"]}  # as a live stream: nothing says cached
         parts = _WORDS.findall(hit["text"])
         for part in parts:
             yield None, {"delta": part}

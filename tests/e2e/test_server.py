@@ -184,8 +184,11 @@ def test_no_secret_reaches_logs_or_answers(tmp_path):
     try:
         job = requests.post(dev.url + API + "/generate/text-to-image", json={"prompt": "secret test"}, timeout=5)
         answers.append(job.text)
-        done = dev.wait_for(job.json()["job_id"], {"succeeded", "failed"})
+        job_id = job.json()["job_id"]
+        done = dev.wait_for(job_id, {"succeeded", "failed"})
         answers.append(json.dumps(done))
+        assert requests.get(dev.url + done["result"]["url"], timeout=5).status_code == 200
+        assert requests.delete(dev.url + API + f"/jobs/{job_id}", timeout=5).status_code == 409
         answers.append(
             requests.post(
                 dev.url + API + "/tasks/run-job",
@@ -206,3 +209,40 @@ def test_no_secret_reaches_logs_or_answers(tmp_path):
     for value in secrets.values():
         assert value not in log
         assert all(value not in answer for answer in answers)
+    # A job id is the capability to an anonymous job and its result: logs carry only its hash.
+    from shared.logging import log_id
+
+    assert job_id not in log
+    assert log_id(job_id) in log
+
+
+def _raw(server, request: bytes) -> tuple[int, bytes, bytes]:
+    import socket
+
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(request)
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    return int(head.split(b" ", 2)[1]), head, body
+
+
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\n" + b"".join(b"X-H%d: v\r\n" % i for i in range(150)) + b"\r\n",
+        b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 70_000 + b"\r\n\r\n",
+        b"GET /" + b"a" * 70_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
+    ],
+)
+def test_server_level_errors_are_the_envelope_not_html(server, request_bytes):
+    status, head, body = _raw(server, request_bytes)
+    assert 400 <= status < 500
+    assert b"application/json" in head and b"<html" not in body.lower()
+    assert json.loads(body)["success"] is False
+
+
+def test_site_paths_that_do_not_exist_are_the_envelope(server):
+    response = requests.get(f"{server.url}/no/such/page%0A", timeout=5)
+    assert response.status_code == 404 and response.json()["success"] is False
