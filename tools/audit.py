@@ -242,10 +242,7 @@ def parse_pip_audit(data: dict[str, Any]) -> AuditResult:
             )
     if deps and len(skipped) == len(deps):
         reasons = {re.sub(r":.*", "", str(d["skip_reason"])) for d in skipped}
-        result.not_run = (
-            f"pip-audit audited none of the {len(deps)} pinned packages ({'; '.join(sorted(reasons))}): "
-            "the vulnerability service is not reachable from here"
-        )
+        result.not_run = f"pip-audit audited none of the {len(deps)} pinned packages ({'; '.join(sorted(reasons))})"
     elif skipped:
         names = ", ".join(d["name"] for d in skipped)
         result.notes.append(f"pip-audit could not audit {len(skipped)} of {len(deps)} packages: {names}")
@@ -258,14 +255,28 @@ def pip_audit_unreachable(stderr: str) -> str | None:
     if not any(marker in stderr for marker in _NETWORK_MARKERS):
         return None
     last = lines[-1] if lines else "network error"
-    return f"pip-audit could not reach its vulnerability service: {last[:600]}"
+    return f"pip-audit could not reach the vulnerability service: {last[:600]}"
 
 
 def run_pip_audit(requirements: Path, timeout: int = 600) -> AuditResult:
+    """pip-audit with PyPI's vulnerability data; when that cannot be had, once more with OSV's."""
+    result = _pip_audit(requirements, "pypi", timeout)
+    if result.not_run is None:
+        return result
+    fallback = _pip_audit(requirements, "osv", timeout)
+    if fallback.not_run is None:
+        fallback.notes.insert(0, f"used OSV's vulnerability data: {result.not_run}")
+        return fallback
+    return AuditResult("pip-audit", not_run=f"{result.not_run}; then with OSV: {fallback.not_run}")
+
+
+def _pip_audit(requirements: Path, service: str, timeout: int) -> AuditResult:
     cmd = [
         sys.executable,
         "-m",
         "pip_audit",
+        "--vulnerability-service",
+        service,
         "--requirement",
         str(requirements),
         "--require-hashes",

@@ -537,3 +537,47 @@ def test_outdated_table_lists_outdated_or_vulnerable_packages_only():
 
 def test_canonical_names():
     assert canonical("typing_extensions") == canonical("Typing.Extensions") == "typing-extensions"
+
+
+# ------------------------------------------------------------------ the audit's verdict, end to end
+
+
+def _run_main(monkeypatch, capsys, tmp_path, allowlist, pip_result, npm_result):
+    path = tmp_path / "audit-allowlist.toml"
+    path.write_text(allowlist)
+    monkeypatch.setattr(audit, "ALLOWLIST", path)
+    monkeypatch.setattr(audit, "run_pip_audit", lambda _requirements: pip_result)
+    monkeypatch.setattr(audit, "run_npm_audit", lambda: npm_result)
+    code = audit.main([])
+    return code, capsys.readouterr().out
+
+
+def test_audit_exit_codes(monkeypatch, capsys, tmp_path):
+    vulnerable_pip = audit.parse_pip_audit(PIP_AUDIT_VULNERABLE)
+    vulnerable_npm = audit.parse_npm_audit(NPM_AUDIT_REPORT, NPM_LOCK)
+    code, out = _run_main(monkeypatch, capsys, tmp_path, "", vulnerable_pip, vulnerable_npm)
+    assert code == 1 and "AUDIT FAILED: 2 finding(s)" in out and "GHSA-aaaa-bbbb-cccc" in out
+
+    expires = (dt.date.today() + dt.timedelta(days=30)).isoformat()
+    allow = f"""
+[[allow]]
+id = "GHSA-wj6h-64fc-37mp"
+package = "ecdsa"
+reason = "we only verify signatures"
+expires = {expires}
+
+[[allow]]
+id = "GHSA-aaaa-bbbb-cccc"
+package = "axios"
+reason = "deploy tool only"
+expires = {expires}
+"""
+    code, out = _run_main(monkeypatch, capsys, tmp_path, allow, vulnerable_pip, vulnerable_npm)
+    assert code == 0 and out.rstrip().endswith("audit passed") and "allowed until" in out
+
+    unreachable = audit.parse_npm_audit(NPM_405)
+    code, out = _run_main(monkeypatch, capsys, tmp_path, "", audit.parse_pip_audit(PIP_AUDIT_ALL_SKIPPED), unreachable)
+    assert code == 0 and out.count("AUDIT NOT RUN:") == 2 and "audit passed" not in out
+
+    code, out = _run_main(monkeypatch, capsys, tmp_path, '[[allow]]\nid = "X"\n', vulnerable_pip, vulnerable_npm)
+    assert code == 2 and out.startswith("AUDIT ERROR:")
