@@ -11,8 +11,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from shared.domain import Mode
 
 CsvList = Annotated[list[str], NoDecode]
 Limits = Annotated[dict[str, int], NoDecode]
@@ -24,8 +26,131 @@ def _split_csv(value: object) -> object:
     return value
 
 
+def _parse_pairs(value: object) -> object:
+    """``name=value,...`` (or JSON) -> {name: value}; the field's type converts each value."""
+    if isinstance(value, str) and value.lstrip().startswith("{"):
+        return json.loads(value)
+    if isinstance(value, str):
+        pairs = [part.split("=", 1) for part in value.split(",") if part.strip()]
+        return {name.strip(): number.strip() for name, number in pairs}
+    return value
+
+
+class VendorSettings(BaseModel):
+    """One real vendor, read from ``<VENDOR>_<FIELD>`` (``STABILITY_BASE_URL``, ``OPENAI_MAX_CONCURRENT``).
+
+    Keys are comma-separated and rotated; a model "" means the mode is not offered. Results are
+    downloaded only from the base URL's host and ``result_hosts`` (see shared/providers/safe_fetch.py).
+    """
+
+    model_config = ConfigDict(extra="ignore", frozen=True)  # OPENAI_API_KEY (singular) etc. are not ours
+
+    api_keys: SecretStr | None = None
+    base_url: str
+    text_to_image_model: str = ""
+    image_to_image_model: str = ""
+    text_to_video_model: str = ""
+    image_to_video_model: str = ""
+    text_model: str = ""
+    max_per_minute: int = Field(default=60, ge=0)  # our own dispatch throttle; 0 = no cap
+    max_concurrent: int = Field(default=4, ge=1)
+    result_hosts: CsvList = Field(default_factory=list)  # exact names or *.suffix
+
+    _csv = field_validator("result_hosts", mode="before")(_split_csv)
+
+    @field_validator("base_url")
+    @classmethod
+    def _absolute(cls, value: str) -> str:
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("must be an absolute http(s) URL")
+        return value
+
+    @property
+    def keys(self) -> list[str]:
+        secret = self.api_keys.get_secret_value() if self.api_keys is not None else ""
+        return [key.strip() for key in secret.split(",") if key.strip()]
+
+    @property
+    def models(self) -> dict[Mode, str]:
+        return {
+            Mode.TEXT_TO_IMAGE: self.text_to_image_model,
+            Mode.IMAGE_TO_IMAGE: self.image_to_image_model,
+            Mode.TEXT_TO_VIDEO: self.text_to_video_model,
+            Mode.IMAGE_TO_VIDEO: self.image_to_video_model,
+            Mode.TEXT: self.text_model,
+        }
+
+
+class StabilitySettings(VendorSettings):
+    base_url: str = "https://api.stability.ai"
+    text_to_image_model: str = "core"
+    image_to_image_model: str = "sd3.5-large"
+    max_per_minute: int = Field(default=120, ge=0)
+    # results are the answer's own bytes: no other host
+
+
+class DashScopeSettings(VendorSettings):
+    base_url: str = "https://dashscope-intl.aliyuncs.com"
+    text_to_image_model: str = "qwen-image"
+    image_to_image_model: str = "wanx2.1-imageedit"
+    text_to_video_model: str = "wan2.2-t2v-plus"
+    image_to_video_model: str = "wan2.2-i2v-plus"
+    max_concurrent: int = Field(default=2, ge=1)
+    result_hosts: CsvList = Field(default_factory=lambda: ["*.aliyuncs.com"])  # signed OSS bucket URLs
+
+
+class GeminiSettings(VendorSettings):
+    base_url: str = "https://generativelanguage.googleapis.com"
+    text_to_image_model: str = "gemini-2.5-flash-image"
+    image_to_image_model: str = "gemini-2.5-flash-image"
+    text_to_video_model: str = "veo-3.0-fast-generate-001"
+    image_to_video_model: str = "veo-3.0-fast-generate-001"
+    text_model: str = "gemini-2.5-flash"
+    # Veo files are on the API host (with the key); a redirect may hand them to Google's content host (no key)
+    result_hosts: CsvList = Field(default_factory=lambda: ["*.googleusercontent.com"])
+
+
+class OpenAISettings(VendorSettings):
+    base_url: str = "https://api.openai.com/v1"
+    text_to_image_model: str = "gpt-image-1"
+    image_to_image_model: str = "gpt-image-1"
+    text_model: str = "gpt-4o-mini"
+    max_per_minute: int = Field(default=300, ge=0)
+    max_concurrent: int = Field(default=8, ge=1)
+    result_hosts: CsvList = Field(default_factory=lambda: ["oaidalleapiprodscus.blob.core.windows.net"])  # URL answers
+
+
+class RouteSettings(BaseModel):
+    """``ROUTE_<MODE>``: ordered provider names per mode; empty = every provider offering it."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    text_to_image: CsvList = Field(default_factory=list)
+    image_to_image: CsvList = Field(default_factory=list)
+    text_to_video: CsvList = Field(default_factory=list)
+    image_to_video: CsvList = Field(default_factory=list)
+    text: CsvList = Field(default_factory=list)
+
+    _csv = field_validator("text_to_image", "image_to_image", "text_to_video", "image_to_video", "text", mode="before")(
+        _split_csv
+    )
+
+    def for_mode(self, mode: Mode) -> list[str]:
+        return {
+            Mode.TEXT_TO_IMAGE: self.text_to_image,
+            Mode.IMAGE_TO_IMAGE: self.image_to_image,
+            Mode.TEXT_TO_VIDEO: self.text_to_video,
+            Mode.IMAGE_TO_VIDEO: self.image_to_video,
+            Mode.TEXT: self.text,
+        }[mode]
+
+
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=None, extra="ignore", frozen=True)
+    # A nested model reads its fields from PREFIX_FIELD: STABILITY_BASE_URL -> stability.base_url,
+    # ROUTE_TEXT_TO_IMAGE -> route.text_to_image (one split, at the first underscore).
+    model_config = SettingsConfigDict(
+        env_file=None, extra="ignore", frozen=True, env_nested_delimiter="_", env_nested_max_split=1
+    )
 
     # process
     environment: Literal["local", "test", "production"] = "local"
@@ -63,6 +188,10 @@ class Settings(BaseSettings):
     max_upload_bytes: int = 10 * 1024 * 1024
     max_image_side: int = 4096
 
+    # the OpenAI-compatible surface (/v1, shared/api/openai_compat.py)
+    openai_compat_anonymous: bool = True  # false: /v1 answers 401 to callers who are not signed in
+    openai_images_wait_seconds: float = Field(default=50.0, gt=0, le=530)  # then 504 naming the job id
+
     # jobs
     dispatcher: Literal["inprocess", "cloudtasks", "none"] = "inprocess"
     cloud_tasks_queue: str = Field(default="", pattern=r"^(projects/[^/]+/locations/[^/]+/queues/[^/]+)?$")
@@ -85,6 +214,7 @@ class Settings(BaseSettings):
 
     # fair use (see README "Fair use")
     trusted_proxy_hops: int = Field(default=0, ge=0, le=5)
+    ipv6_prefix_length: int = Field(default=64, ge=32, le=128)  # an IPv6 caller's limits cover its whole /64
     tier_limits: Limits = Field(default_factory=lambda: {"anonymous": 3, "registered": 5, "donor": 10})
     text_tier_limits: Limits = Field(default_factory=lambda: {"anonymous": 10, "registered": 20, "donor": 40})
     grace_requests: int = Field(default=5, ge=0)
@@ -103,45 +233,15 @@ class Settings(BaseSettings):
 
     # providers
     local_provider_enabled: bool = True
-    route_text_to_image: CsvList = Field(default_factory=list)
-    route_image_to_image: CsvList = Field(default_factory=list)
-    route_text_to_video: CsvList = Field(default_factory=list)
-    route_image_to_video: CsvList = Field(default_factory=list)
-    route_text: CsvList = Field(default_factory=list)
     local_video_fps: int = Field(default=12, ge=1, le=30)
     local_delay_seconds: float = Field(default=0.0, ge=0, le=30)
+    route: RouteSettings = Field(default_factory=RouteSettings)  # ROUTE_TEXT_TO_IMAGE, ..., ROUTE_TEXT
 
-    # real providers (shared/providers/factory.py). Keys: comma-separated, rotated; model "" = mode not offered
-    stability_api_keys: SecretStr | None = None
-    stability_base_url: str = "https://api.stability.ai"
-    stability_text_to_image_model: str = "core"
-    stability_image_to_image_model: str = "sd3.5-large"
-    stability_max_per_minute: int = Field(default=120, ge=0)
-    stability_max_concurrent: int = Field(default=4, ge=1)
-    dashscope_api_keys: SecretStr | None = None
-    dashscope_base_url: str = "https://dashscope-intl.aliyuncs.com"
-    dashscope_text_to_image_model: str = "qwen-image"
-    dashscope_image_to_image_model: str = "wanx2.1-imageedit"
-    dashscope_text_to_video_model: str = "wan2.2-t2v-plus"
-    dashscope_image_to_video_model: str = "wan2.2-i2v-plus"
-    dashscope_max_per_minute: int = Field(default=60, ge=0)
-    dashscope_max_concurrent: int = Field(default=2, ge=1)
-    gemini_api_keys: SecretStr | None = None
-    gemini_base_url: str = "https://generativelanguage.googleapis.com"
-    gemini_text_to_image_model: str = "gemini-2.5-flash-image"
-    gemini_image_to_image_model: str = "gemini-2.5-flash-image"
-    gemini_text_to_video_model: str = "veo-3.0-fast-generate-001"
-    gemini_image_to_video_model: str = "veo-3.0-fast-generate-001"
-    gemini_text_model: str = "gemini-2.5-flash"
-    gemini_max_per_minute: int = Field(default=60, ge=0)
-    gemini_max_concurrent: int = Field(default=4, ge=1)
-    openai_api_keys: SecretStr | None = None
-    openai_base_url: str = "https://api.openai.com/v1"
-    openai_text_to_image_model: str = "gpt-image-1"
-    openai_image_to_image_model: str = "gpt-image-1"
-    openai_text_model: str = "gpt-4o-mini"
-    openai_max_per_minute: int = Field(default=300, ge=0)
-    openai_max_concurrent: int = Field(default=8, ge=1)
+    # real providers (shared/providers/factory.py): STABILITY_API_KEYS, STABILITY_BASE_URL, ...
+    stability: StabilitySettings = Field(default_factory=StabilitySettings)
+    dashscope: DashScopeSettings = Field(default_factory=DashScopeSettings)
+    gemini: GeminiSettings = Field(default_factory=GeminiSettings)
+    openai: OpenAISettings = Field(default_factory=OpenAISettings)
     provider_connect_timeout: float = Field(default=5.0, gt=0)
     provider_read_timeout: float = Field(default=120.0, gt=0)
     provider_max_retries: int = Field(default=2, ge=0, le=10)
@@ -151,40 +251,18 @@ class Settings(BaseSettings):
     breaker_threshold: int = Field(default=5, ge=1)
     breaker_open_seconds: float = Field(default=30.0, gt=0)
     breaker_cache_seconds: float = Field(default=5.0, ge=0)
-    prices: Annotated[dict[str, float], NoDecode] = Field(default_factory=dict)
+    provider_max_result_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)  # a result download is cut off past it
+    provider_max_result_side: int = Field(default=8192, ge=64)  # a result image or video frame, either side
+    provider_max_result_pixels: int = Field(default=24_000_000, ge=4096)  # decoded to check it: memory bound
+    prices: Annotated[dict[str, float], NoDecode] = Field(default_factory=dict)  # "stability/core=3" or JSON
 
-    @field_validator("prices", mode="before")
-    @classmethod
-    def _parse_prices(cls, value: object) -> object:
-        """``stability/core=3,openai/gpt-4o-mini=0.06`` (or JSON) -> {"provider/model": units}."""
-        if isinstance(value, str) and value.lstrip().startswith("{"):
-            return json.loads(value)
-        if isinstance(value, str):
-            pairs = [part.split("=", 1) for part in value.split(",") if part.strip()]
-            return {name.strip(): float(price) for name, price in pairs}
-        return value
+    _csv = field_validator("cors_origins", "abuse_block_seconds", mode="before")(_split_csv)
+    _pairs = field_validator("prices", "tier_limits", "text_tier_limits", mode="before")(_parse_pairs)
 
-    _csv = field_validator(
-        "cors_origins",
-        "route_text_to_image",
-        "route_image_to_image",
-        "route_text_to_video",
-        "route_image_to_video",
-        "route_text",
-        "abuse_block_seconds",
-        mode="before",
-    )(_split_csv)
-
-    @field_validator("tier_limits", "text_tier_limits", mode="before")
-    @classmethod
-    def _parse_limits(cls, value: object) -> object:
-        """``anonymous=3,registered=5,donor=10`` (or JSON) -> dict."""
-        if isinstance(value, str) and value.lstrip().startswith("{"):
-            return json.loads(value)
-        if isinstance(value, str):
-            pairs = [part.split("=", 1) for part in value.split(",") if part.strip()]
-            return {name.strip(): int(limit) for name, limit in pairs}
-        return value
+    @cached_property
+    def vendors(self) -> dict[str, VendorSettings]:
+        """Every real vendor's settings by provider name (the order is the default route order)."""
+        return {"stability": self.stability, "dashscope": self.dashscope, "gemini": self.gemini, "openai": self.openai}
 
     @model_validator(mode="after")
     def _check_dispatcher(self) -> Settings:
@@ -200,6 +278,34 @@ class Settings(BaseSettings):
             ]
             if missing:
                 raise ValueError(f"DISPATCHER=cloudtasks needs {', '.join(missing)} to be set")
+        return self
+
+    @field_validator("session_secret", "media_signing_key", "tasks_token", "byok_encryption_key", mode="before")
+    @classmethod
+    def _empty_secret_is_unset(cls, value: object) -> object:
+        """``SESSION_SECRET=`` is no secret at all: treated as unset, never as the empty key."""
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @model_validator(mode="after")
+    def _check_production_secrets(self) -> Settings:
+        """Production refuses missing, short or trivially guessable secrets (shared/secret_checks.py)."""
+        if self.environment != "production":
+            return self
+        from shared.secret_checks import InsecureSettings, production_problems
+
+        def plain(secret: SecretStr | None) -> str | None:
+            return secret.get_secret_value() if secret is not None else None
+
+        needed = {
+            "SESSION_SECRET": (plain(self.session_secret), False),
+            "TASKS_TOKEN": (plain(self.tasks_token), False),
+            "BYOK_ENCRYPTION_KEY": (plain(self.byok_encryption_key), True),
+        }
+        if self.media_backend == "local":
+            needed["MEDIA_SIGNING_KEY"] = (plain(self.media_signing_key), False)
+        problems = production_problems(needed)
+        if problems:  # not a ValueError: pydantic would print the (secret) input along with it
+            raise InsecureSettings("ENVIRONMENT=production refuses weak secrets: " + "; ".join(problems))
         return self
 
     @cached_property

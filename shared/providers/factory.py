@@ -7,77 +7,74 @@ keys are set, so a keyless deployment never loads them.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from importlib import import_module
 from typing import TYPE_CHECKING
 
 from shared.clock import Clock
-from shared.config import Settings
+from shared.config import Settings, VendorSettings
 from shared.domain import Mode
 from shared.providers.base import Provider
 from shared.providers.byok import UserKeyProviders
 from shared.providers.guards import BreakerPolicy, CircuitBreaker, Throttle
+from shared.providers.results import OutputLimits
 from shared.providers.router import ProviderRouter
 from shared.stores.base import ProviderStateStore
 
 if TYPE_CHECKING:
-    from shared.providers.vendor_base import VendorConfig
+    from shared.providers.vendor_base import VendorConfig, VendorProvider
 
 log = logging.getLogger("gateway.providers")
 
-# provider name -> (module, class); the order is the default route order.
+# provider name -> (module, class); the order is the default route order. Each has its
+# settings at ``settings.vendors[name]`` (``Settings.stability``, ...: STABILITY_API_KEYS, ...).
 VENDORS: dict[str, tuple[str, str]] = {
     "stability": ("shared.providers.stability", "StabilityProvider"),
     "dashscope": ("shared.providers.dashscope", "DashScopeProvider"),
     "gemini": ("shared.providers.gemini", "GeminiProvider"),
     "openai": ("shared.providers.openai_compat", "OpenAICompatProvider"),
 }
-_MODE_FIELDS = {
-    Mode.TEXT_TO_IMAGE: "text_to_image",
-    Mode.IMAGE_TO_IMAGE: "image_to_image",
-    Mode.TEXT_TO_VIDEO: "text_to_video",
-    Mode.IMAGE_TO_VIDEO: "image_to_video",
-    Mode.TEXT: "text",
-}
 
 
-def split_keys(value: str) -> list[str]:
-    return [k.strip() for k in value.split(",") if k.strip()]
-
-
-def vendor_config(settings: Settings, vendor: str, keys: list[str]) -> VendorConfig:
+def vendor_config(settings: Settings, vendor: VendorSettings, keys: list[str]) -> VendorConfig:
     # Imported here: they pull in requests, which a keyless instance never needs.
     from shared.providers.vendor_base import VendorConfig
     from shared.providers.vendor_http import HttpPolicy
 
-    models = {mode: str(getattr(settings, f"{vendor}_{field}_model", "") or "") for mode, field in _MODE_FIELDS.items()}
     policy = HttpPolicy(
         connect_timeout=settings.provider_connect_timeout,
         read_timeout=settings.provider_read_timeout,
         max_retries=settings.provider_max_retries,
         max_wait=settings.provider_max_wait_seconds,
+        max_result_bytes=settings.provider_max_result_bytes,
     )
     return VendorConfig(
-        getattr(settings, f"{vendor}_base_url"),
+        vendor.base_url,
         keys,
-        models,
+        vendor.models,
         policy,
         settings.provider_poll_seconds,
         settings.provider_max_task_seconds,
+        tuple(vendor.result_hosts),
     )
 
 
-def build_vendor(settings: Settings, vendor: str, keys: list[str], clock: Clock) -> Provider:
-    module, cls = VENDORS[vendor]
-    return getattr(import_module(module), cls)(vendor_config(settings, vendor, keys), clock)
+def build_vendor(settings: Settings, name: str, keys: list[str], clock: Clock) -> Provider:
+    """One vendor's adapter, on its own session (its transport: see ``safe_fetch.vendor_session``)."""
+    from shared.providers.safe_fetch import vendor_session
+
+    module, cls = VENDORS[name]
+    config = vendor_config(settings, settings.vendors[name], keys)
+    adapter: type[VendorProvider] = getattr(import_module(module), cls)
+    return adapter(config, clock, vendor_session(config.hosts))
 
 
 def build_providers(settings: Settings, clock: Clock) -> dict[str, Provider]:
     providers: dict[str, Provider] = {}
-    for vendor in VENDORS:
-        secret = getattr(settings, f"{vendor}_api_keys")
-        keys = split_keys(secret.get_secret_value()) if secret is not None else []
+    for name in VENDORS:
+        keys = settings.vendors[name].keys
         if keys:
-            providers[vendor] = build_vendor(settings, vendor, keys, clock)
+            providers[name] = build_vendor(settings, name, keys, clock)
     if settings.local_provider_enabled:
         from shared.providers.local import LocalProvider
 
@@ -93,24 +90,28 @@ def user_key_providers(settings: Settings, clock: Clock, providers: dict[str, Pr
             return None
         return providers.get(vendor) or build_vendor(settings, vendor, [], clock)
 
-    orders = {
-        mode: [n for n in getattr(settings, f"route_{field}") if n in VENDORS] or list(VENDORS)
-        for mode, field in _MODE_FIELDS.items()
-    }
+    orders = {mode: [n for n in settings.route.for_mode(mode) if n in VENDORS] or list(VENDORS) for mode in Mode}
     return UserKeyProviders(template, orders)
+
+
+def build_throttles(settings: Settings, clock: Clock, names: Iterable[str]) -> dict[str, Throttle]:
+    """Our own dispatch throttle per provider: a vendor's ``max_per_minute`` / ``max_concurrent``;
+    ``local``: ``PROVIDER_CONCURRENCY`` calls at once, no rate cap."""
+    throttles = {}
+    for name in names:
+        vendor = settings.vendors.get(name)
+        per_minute, concurrent = (
+            (vendor.max_per_minute, vendor.max_concurrent) if vendor else (0, settings.provider_concurrency)
+        )
+        throttles[name] = Throttle(name, per_minute, concurrent, clock, settings.provider_max_wait_seconds)
+    return throttles
 
 
 def build_router(settings: Settings, clock: Clock, state: ProviderStateStore | None) -> ProviderRouter:
     providers = build_providers(settings, clock)
-    configured = {mode: getattr(settings, f"route_{field}") for mode, field in _MODE_FIELDS.items()}
     routes = {
-        mode: list(names) or [n for n, p in providers.items() if mode in p.modes] for mode, names in configured.items()
+        mode: settings.route.for_mode(mode) or [n for n, p in providers.items() if mode in p.modes] for mode in Mode
     }
-    throttles = {}
-    for name in providers:
-        per_minute = int(getattr(settings, f"{name}_max_per_minute", 0))
-        concurrent = int(getattr(settings, f"{name}_max_concurrent", settings.provider_concurrency))
-        throttles[name] = Throttle(name, per_minute, concurrent, clock, settings.provider_max_wait_seconds)
     breaker = None
     if state is not None:
         policy = BreakerPolicy(
@@ -120,11 +121,12 @@ def build_router(settings: Settings, clock: Clock, state: ProviderStateStore | N
     router = ProviderRouter(
         providers,
         routes,
-        throttles=throttles,
+        clock=clock,
+        throttles=build_throttles(settings, clock, providers),
         breaker=breaker,
         prices=settings.prices,
-        clock=clock,
         byok=user_key_providers(settings, clock, providers),
+        limits=OutputLimits(settings.provider_max_result_side, settings.provider_max_result_pixels),
     )
     for name, provider in providers.items():
         for mode in provider.modes:

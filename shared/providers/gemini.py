@@ -24,7 +24,7 @@ from shared.providers.base import (
     TextOutput,
     TextRequest,
 )
-from shared.providers.vendor_base import VendorProvider, pack_task, sse_data, unpack_task
+from shared.providers.vendor_base import VendorProvider, decode_base64, pack_task, sse_data, unpack_task
 from shared.providers.vendor_http import fail, json_body, kind_for_status, retry_after
 
 _BLOCKED = {
@@ -81,7 +81,8 @@ class GeminiProvider(VendorProvider):
             for part in candidate.get("content", {}).get("parts", []):
                 inline = part.get("inlineData") or part.get("inline_data")
                 if inline and str(inline.get("mimeType", "")).startswith("image/"):
-                    return MediaOutput(base64.b64decode(inline["data"]), inline["mimeType"], {"seed": request.seed})
+                    data = decode_base64(inline.get("data", ""), self.name)
+                    return MediaOutput(data, str(inline["mimeType"]), {"seed": request.seed})
         if self._blocked(answer):
             raise fail(ErrorKind.MODERATION, self.name)
         raise fail(ErrorKind.UNAVAILABLE, self.name, message="The provider returned no image.")
@@ -131,7 +132,7 @@ class GeminiProvider(VendorProvider):
         uri = samples[0].get("video", {}).get("uri") if samples else None
         if not uri:
             raise fail(ErrorKind.MODERATION, self.name)  # filtered by the vendor's safety checks
-        return self.http.download(str(uri), key_index=key_index)
+        return self.http.download(str(uri), key_index=key_index)  # the key goes to the API host only
 
     # -- text ---------------------------------------------------------------------------------
 

@@ -7,7 +7,6 @@ that speaks this shape works. Errors are ``{"error": {"message", "type", "code"}
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -24,7 +23,7 @@ from shared.providers.base import (
     TextOutput,
     TextRequest,
 )
-from shared.providers.vendor_base import VendorProvider, sse_data
+from shared.providers.vendor_base import VendorProvider, decode_base64, sse_data
 from shared.providers.vendor_http import fail, json_body, kind_for_status, retry_after
 
 _MODERATION_CODES = {"moderation_blocked", "content_policy_violation", "content_filter"}
@@ -72,13 +71,12 @@ class OpenAICompatProvider(VendorProvider):
         items = json_body(reply.response).get("data") or []
         item = items[0] if items and isinstance(items[0], dict) else {}
         if item.get("b64_json"):
-            data = base64.b64decode(item["b64_json"])
-        elif item.get("url"):
+            data = decode_base64(item["b64_json"], self.name)
+        elif item.get("url"):  # older models; downloaded under safe_fetch's rules
             data = self.http.download(str(item["url"]))
         else:
             raise fail(ErrorKind.UNAVAILABLE, self.name, message="The provider returned no image.")
-        mime = "image/jpeg" if data[:3] == b"\xff\xd8\xff" else "image/webp" if data[8:12] == b"WEBP" else "image/png"
-        return MediaOutput(data, mime, {"seed": request.seed})
+        return MediaOutput(data, "image/png", {"seed": request.seed})  # the router checks what it really is
 
     # -- text ---------------------------------------------------------------------------------
 

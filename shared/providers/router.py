@@ -6,6 +6,10 @@ requests never do: another vendor would not make them right. A provider whose ci
 is skipped; a paid provider/model with no price is never routed. Once an async vendor has
 accepted a video task, the job stays with it (failing over would pay twice). A caller's own
 key (``user_keys``, see ``shared.providers.byok``) replaces all of this with one provider.
+
+Every media result, whichever provider made it and with whose key, passes ``check_output``
+before it leaves the router: a result that is not the image or video it claims is
+``BAD_OUTPUT`` (no failover, no breaker: the vendor answered, and charged).
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from typing import TypeVar, cast
 
-from shared.clock import Clock, SystemClock
+from shared.clock import Clock
 from shared.domain import Mode
 from shared.providers.base import (
     ErrorKind,
@@ -30,6 +34,7 @@ from shared.providers.base import (
 )
 from shared.providers.byok import UserKeyProviders, tagged
 from shared.providers.guards import CircuitBreaker, Throttle
+from shared.providers.results import OutputLimits, check_output
 
 log = logging.getLogger("gateway.providers")
 T = TypeVar("T")
@@ -58,15 +63,18 @@ class ProviderRouter:
         routes: Mapping[Mode, list[str]],
         max_concurrent: int = 2,
         *,
+        clock: Clock,
         throttles: Mapping[str, Throttle] | None = None,
         breaker: CircuitBreaker | None = None,
         prices: Mapping[str, float] | None = None,
-        clock: Clock | None = None,
         byok: UserKeyProviders | None = None,
+        limits: OutputLimits | None = None,
     ) -> None:
+        """``throttles`` per provider name (default: ``max_concurrent`` calls at once, no rate cap);
+        ``limits``: how large a result may be (default ``OutputLimits()``)."""
         self.providers = dict(providers)
         self.routes = {mode: [n for n in names if n in self.providers] for mode, names in routes.items()}
-        clock = clock or SystemClock()
+        self.limits = limits or OutputLimits()
         self.throttles = {
             name: (throttles or {}).get(name) or Throttle(name, 0, max_concurrent, clock, 0.0)
             for name in self.providers
@@ -181,7 +189,10 @@ class ProviderRouter:
     ) -> tuple[Served, MediaOutput]:
         own = self._own(request.mode, preferred, user_keys)
         if own is not None:
-            return self._with_own_key(request.mode, own, lambda p: p.generate(request, context.for_provider(p.name)))
+            served, output = self._with_own_key(
+                request.mode, own, lambda p: p.generate(request, context.for_provider(p.name))
+            )
+            return served, self._checked(served, request.mode, output)
         accepted: set[str] = set()
         if context.resume_provider and context.resume_task_id:
             accepted.add(context.resume_provider)
@@ -192,12 +203,24 @@ class ProviderRouter:
 
         tracked = replace(context, save_task=save)
         providers = self.route(request.mode, preferred, context.resume_provider)
-        return self._attempt(
+        served, output = self._attempt(
             request.mode,
             providers,
             lambda p: p.generate(request, tracked.for_provider(p.name)),
             lambda name: request.mode.is_video and name in accepted,
         )
+        return served, self._checked(served, request.mode, output)
+
+    def _checked(self, served: Served, mode: Mode, output: MediaOutput) -> MediaOutput:
+        """``output`` as it really is, or ``BAD_OUTPUT`` marked as ``served``'s."""
+        try:
+            return check_output(output, mode, self.limits)
+        except ProviderError as exc:
+            exc.provider, exc.user_key = served.provider, served.user_key
+            log.warning(
+                "provider result refused", extra={"fields": {"provider": served.provider, "kind": exc.kind.value}}
+            )
+            raise
 
     def complete(
         self, request: TextRequest, preferred: str | None = None, user_keys: Mapping[str, str] | None = None

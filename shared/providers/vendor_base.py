@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import copy
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -12,12 +14,14 @@ from shared.clock import Clock
 from shared.domain import Mode
 from shared.providers.base import ErrorKind, Provider, ProviderError, TaskContext, TextOutput, TextRequest
 from shared.providers.keys import KeyPool
+from shared.providers.safe_fetch import HostPolicy
 from shared.providers.vendor_http import HttpPolicy, VendorHttp, fail
 
 
 @dataclass(frozen=True)
 class VendorConfig:
-    """One vendor's settings: where it is, its keys, and the model id per mode ('' = not offered)."""
+    """One vendor's settings: where it is, its keys, the model id per mode ('' = not offered),
+    and the hosts besides its own that its results may be downloaded from."""
 
     base_url: str
     keys: list[str]
@@ -25,20 +29,24 @@ class VendorConfig:
     policy: HttpPolicy = field(default_factory=HttpPolicy)
     poll_seconds: float = 5.0
     max_task_seconds: float = 900.0
+    result_hosts: tuple[str, ...] = ()
+
+    @property
+    def hosts(self) -> HostPolicy:
+        return HostPolicy.for_vendor(self.base_url, self.result_hosts)
 
 
 class VendorProvider(Provider):
     supported: frozenset[Mode] = frozenset()
     paid = True
 
-    def __init__(self, config: VendorConfig, clock: Clock) -> None:
+    def __init__(self, config: VendorConfig, clock: Clock, session: requests.Session) -> None:
+        """``session``: this vendor's transport (``safe_fetch.vendor_session``), shared by its clones."""
         self.config = config
         self.models = {m: v for m, v in config.models.items() if v and m in self.supported}
         self.modes = frozenset(self.models)
-        self.http = VendorHttp(
-            self.name, config.base_url, KeyPool(self.name, config.keys, clock), self.auth, self.classify, clock,
-            config.policy,
-        )  # fmt: skip
+        keys = KeyPool(self.name, config.keys, clock)
+        self.http = VendorHttp(self.name, config.hosts, session, keys, self.auth, self.classify, clock, config.policy)
 
     def with_keys(self, keys: list[str]) -> VendorProvider:
         """This adapter calling with ``keys`` only (a user's own key): same session and settings."""
@@ -92,6 +100,14 @@ def unpack_task(saved: str) -> tuple[int, str]:
     if not index.isdigit() or not task_id:
         return 0, saved
     return int(index), task_id
+
+
+def decode_base64(value: object, provider: str) -> bytes:
+    """Inline result bytes; text that is not base64 is the vendor's fault (``BAD_OUTPUT``)."""
+    try:
+        return base64.b64decode(str(value))
+    except (binascii.Error, ValueError):
+        raise fail(ErrorKind.BAD_OUTPUT, provider, message="The provider's inline result is not base64.") from None
 
 
 def sse_data(response: requests.Response, provider: str) -> Iterator[str]:

@@ -1,9 +1,18 @@
 """The HTTP side every vendor adapter shares: one session, timeouts, key rotation, retries.
 
-``VendorHttp.request`` picks a key, sends, and maps a failed answer through the adapter's
-classifier. Rate limits and quota errors rest the key and rotate to the next one; 5xx and
-timeouts are retried with exponential backoff and full jitter, honouring ``Retry-After``.
-A wait longer than ``max_wait`` is not taken: the error goes up so the router can fail over.
+``VendorHttp.request`` picks a key, sends to the vendor's own origin (and nowhere else: that is
+where its key may go), and maps a failed answer through the adapter's classifier. Rate limits
+and quota errors rest the key and rotate to the next one; 5xx and timeouts are retried with
+exponential backoff and full jitter, honouring ``Retry-After``. A wait longer than ``max_wait``
+is not taken: the error goes up so the router can fail over. Redirects are never followed.
+
+``VendorHttp.download`` fetches a result the vendor names, under ``safe_fetch``'s rules: https
+from an allowlisted host (or the vendor's own origin), every redirect hop checked again, the key
+only on the own origin, the body cut off past ``max_result_bytes`` while it streams. A link the
+rules refuse, or a body too large, is ``BAD_OUTPUT``: not retried, not failed over.
+
+The session is injected (``safe_fetch.vendor_session`` builds one per vendor; tests may mount
+their own transport on it).
 """
 
 from __future__ import annotations
@@ -15,12 +24,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import urljoin
 
 import requests
 
 from shared.clock import Clock
 from shared.providers.base import ErrorKind, ProviderError
 from shared.providers.keys import KeyPool
+from shared.providers.safe_fetch import HostPolicy, Refused
 
 log = logging.getLogger("gateway.providers")
 
@@ -31,7 +42,9 @@ MESSAGES = {
     ErrorKind.QUOTA: "The provider account is out of credits or quota.",
     ErrorKind.RATE_LIMITED: "The provider is rate limiting us.",
     ErrorKind.UNAVAILABLE: "The provider is unavailable.",
+    ErrorKind.BAD_OUTPUT: "The provider answered with something other than the result it claimed.",
 }
+MAX_REDIRECTS = 3
 
 Classifier = Callable[[requests.Response], ProviderError]
 Auth = Callable[[str], dict[str, str]]
@@ -89,6 +102,7 @@ class HttpPolicy:
     max_wait: float = 20.0
     rate_rest_seconds: float = 60.0
     quota_rest_seconds: float = 3600.0
+    max_result_bytes: int = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -101,7 +115,8 @@ class VendorHttp:
     def __init__(
         self,
         provider: str,
-        base_url: str,
+        hosts: HostPolicy,
+        session: requests.Session,
         keys: KeyPool,
         auth: Auth,
         classify: Classifier,
@@ -110,18 +125,15 @@ class VendorHttp:
         rng: random.Random | None = None,
     ) -> None:
         self.provider = provider
-        self.base_url = base_url.rstrip("/")
+        self.hosts = hosts
+        self.base_url = hosts.base_url
+        self.session = session
         self.keys = keys
         self.auth = auth
         self.classify = classify
         self.clock = clock
         self.policy = policy or HttpPolicy()
         self.rng = rng or random.Random()  # noqa: S311 - jitter, not security
-        self.session = requests.Session()
-        # Proxies come from settings, not from a scan of os.environ on every call (which
-        # costs a third of a millisecond per request); HTTPS_PROXY is honoured when set.
-        self.session.trust_env = False
-        self.session.proxies.update(requests.utils.get_environ_proxies(self.base_url))
 
     def with_keys(self, keys: KeyPool) -> VendorHttp:
         """The same vendor, session and policy, sending ``keys`` instead (a user's own key)."""
@@ -134,7 +146,12 @@ class VendorHttp:
         return (self.policy.connect_timeout, self.policy.read_timeout)
 
     def url(self, path: str) -> str:
-        return path if path.startswith(("http://", "https://")) else f"{self.base_url}{path}"
+        """``path`` ("/...") on the base URL, or an absolute URL on the vendor's own origin: these
+        requests carry the key, so nothing else is accepted."""
+        url = f"{self.base_url}{path}" if path.startswith("/") else path
+        if not self.hosts.is_own(url):
+            raise fail(ErrorKind.BAD_OUTPUT, self.provider, message="The provider named a URL off its own host.")
+        return url
 
     def backoff(self, attempt: int, hint: float | None) -> float:
         ceiling = min(self.policy.backoff_max, self.policy.backoff_base * 2**attempt)
@@ -142,23 +159,15 @@ class VendorHttp:
 
     def request(self, method: str, path: str, *, key_index: int | None = None, **kwargs: Any) -> Reply:
         """Send with a rotating key (or the pinned ``key_index``); retry what can be retried."""
+        url = self.url(path)
         headers = kwargs.pop("headers", {})
         attempt = 0
-        rotations = 0
         while True:
             index, secret = self._key(key_index, attempt)
-            try:
-                response = self.session.request(
-                    method, self.url(path), headers={**headers, **self.auth(secret)}, timeout=self.timeout, **kwargs
-                )
-            except (requests.Timeout, requests.ConnectionError):
-                error = fail(ErrorKind.UNAVAILABLE, self.provider, message="The provider did not answer in time.")
-            else:
-                if response.status_code < 400:
-                    return Reply(response, index)
-                error = self.classify(response)
-                error.provider = self.provider
-                response.close()
+            answer = self._send(method, url, {**headers, **self.auth(secret)}, kwargs)
+            if isinstance(answer, requests.Response):
+                return Reply(answer, index)
+            error = answer
             log.warning(
                 "provider call failed",
                 extra={"fields": {"provider": self.provider, "key": f"key#{index}", "kind": error.kind.value}},
@@ -166,7 +175,6 @@ class VendorHttp:
             if error.kind in (ErrorKind.RATE_LIMITED, ErrorKind.QUOTA, ErrorKind.AUTH) and key_index is None:
                 rest = self.policy.rate_rest_seconds if error.kind is ErrorKind.RATE_LIMITED else None
                 self.keys.rest(index, error.retry_after or rest or self.policy.quota_rest_seconds, error.kind)
-                rotations += 1
                 if self.keys.available() > 0:
                     continue
                 if error.kind is not ErrorKind.RATE_LIMITED:
@@ -180,6 +188,26 @@ class VendorHttp:
             self.clock.sleep(delay)
             attempt += 1
 
+    def _send(
+        self, method: str, url: str, headers: dict[str, str], kwargs: dict[str, Any]
+    ) -> requests.Response | ProviderError:
+        """One call: the answer if it succeeded, else the error it maps to."""
+        try:
+            response = self.session.request(
+                method, url, headers=headers, timeout=self.timeout, allow_redirects=False, **kwargs
+            )
+        except (requests.Timeout, requests.ConnectionError):
+            return fail(ErrorKind.UNAVAILABLE, self.provider, message="The provider did not answer in time.")
+        if response.is_redirect:  # followed, it would take the key (and the call) to another host
+            response.close()
+            return fail(ErrorKind.UNAVAILABLE, self.provider, message="The provider redirected the call elsewhere.")
+        if response.status_code < 400:
+            return response
+        error = self.classify(response)
+        error.provider = self.provider
+        response.close()
+        return error
+
     def _key(self, pinned: int | None, attempt: int) -> tuple[int, str]:
         if pinned is None:
             return self.keys.acquire()
@@ -188,34 +216,61 @@ class VendorHttp:
             raise fail(ErrorKind.AUTH, self.provider, message="The API key that started this task is gone.")
         return pinned, secret
 
-    def download(self, url: str, *, key_index: int | None = None, max_bytes: int = 512 * 1024 * 1024) -> bytes:
-        """Fetch result bytes now (vendor URLs expire). With ``key_index`` the key is sent too."""
-        if key_index is not None:
-            return self._read(self.request("GET", url, key_index=key_index, stream=True).response, max_bytes)
+    def download(self, url: str, *, key_index: int | None = None) -> bytes:
+        """Fetch result bytes now (vendor URLs expire). With ``key_index`` the key that made the
+        task goes along, to the vendor's own origin only."""
         attempt = 0
         while True:
             try:
-                response = self.session.get(url, timeout=self.timeout, stream=True)
+                response: requests.Response | None = self._follow(url, key_index)
             except (requests.Timeout, requests.ConnectionError):
                 response = None
             if response is not None and response.status_code < 400:
-                return self._read(response, max_bytes)
-            if response is not None and response.status_code < 500:
+                return self.read(response)
+            if response is not None:
                 response.close()
-                raise fail(ErrorKind.UNAVAILABLE, self.provider, message="The provider's result link has expired.")
+                if response.status_code < 500:
+                    raise fail(ErrorKind.UNAVAILABLE, self.provider, message="The provider's result link has expired.")
             if attempt >= self.policy.max_retries:
                 raise fail(ErrorKind.UNAVAILABLE, self.provider, message="The provider's result could not be fetched.")
             self.clock.sleep(self.backoff(attempt, None))
             attempt += 1
 
-    def _read(self, response: requests.Response, max_bytes: int) -> bytes:
+    def _follow(self, url: str, key_index: int | None) -> requests.Response:
+        """GET ``url``, following redirects by hand: every hop is checked, the key goes to the own origin only."""
+        for _ in range(MAX_REDIRECTS + 1):
+            headers = self.auth(self._key(key_index, 0)[1]) if key_index is not None and self.hosts.is_own(url) else {}
+            try:
+                self.hosts.check_result_url(url)
+                response = self.session.get(
+                    url, headers=headers, timeout=self.timeout, stream=True, allow_redirects=False
+                )
+            except Refused:
+                raise fail(
+                    ErrorKind.BAD_OUTPUT,
+                    self.provider,
+                    message="The provider's result link points where we do not fetch.",
+                ) from None
+            if not response.is_redirect:
+                return response
+            url = urljoin(url, response.headers["Location"])
+            response.close()
+        raise fail(ErrorKind.BAD_OUTPUT, self.provider, message="The provider's result link redirects too many times.")
+
+    def read(self, response: requests.Response) -> bytes:
+        """The whole body, refused past ``max_result_bytes`` (its Content-Length first, then as it streams)."""
+        limit = self.policy.max_result_bytes
+        too_large = fail(ErrorKind.BAD_OUTPUT, self.provider, message="The provider's result is larger than we accept.")
         chunks: list[bytes] = []
         size = 0
         try:
+            declared = response.headers.get("Content-Length", "")
+            if declared.isdigit() and int(declared) > limit:
+                raise too_large
             for chunk in response.iter_content(64 * 1024):
                 size += len(chunk)
-                if size > max_bytes:
-                    raise fail(ErrorKind.UNAVAILABLE, self.provider, message="The provider's result is too large.")
+                if size > limit:
+                    raise too_large
                 chunks.append(chunk)
         except (requests.RequestException, OSError):
             raise fail(ErrorKind.UNAVAILABLE, self.provider, message="The result download broke midway.") from None

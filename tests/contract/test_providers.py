@@ -15,11 +15,13 @@ import requests
 from PIL import Image
 
 from shared.models import ChatMessage, Mode
-from shared.providers.base import ErrorKind, GenerationRequest, Provider, ProviderError, TextRequest
+from shared.providers.base import ErrorKind, GenerationRequest, JobContext, Provider, ProviderError, TextRequest
 from shared.providers.local import LocalProvider
+from shared.providers.router import ProviderRouter
 from tests.fakes.clock import FakeClock
-from tests.fakes.harness import ERRORS, FAKES, MODERATION_SCENARIO, Tasks, build
-from tests.fakes.server import FakeVendor
+from tests.fakes.harness import ERRORS, FAKES, MODERATION_SCENARIO, URL_MODES, Tasks, build
+from tests.fakes.payloads import IMAGE_LIES, VIDEO_LIES
+from tests.fakes.server import FakeVendor, InternalService
 from tests.helpers import png
 
 VENDORS = list(FAKES)
@@ -32,6 +34,13 @@ def servers() -> Iterator[dict[str, FakeVendor]]:
     yield fakes
     for fake in fakes.values():
         fake.stop()
+
+
+@pytest.fixture(scope="module")
+def internal() -> Iterator[InternalService]:
+    service = InternalService()
+    yield service
+    service.stop()
 
 
 @dataclass
@@ -314,3 +323,52 @@ def test_openai_stream_without_done_is_not_a_complete_answer(servers: dict[str, 
     fake.plan.append("truncate")
     with pytest.raises(ProviderError):
         list(provider.stream(_text()))
+
+
+# ---- results are never trusted (every provider's output passes the router's check) ------------
+
+
+def _router(subject: Subject) -> ProviderRouter:
+    """``subject`` alone behind the router, every model priced: what the job runner calls."""
+    prices = {f"{subject.name}/{subject.provider.model_for(m)}": 1.0 for m in subject.provider.modes}
+    routes = {mode: [subject.name] for mode in Mode}
+    return ProviderRouter({subject.name: subject.provider}, routes, clock=subject.tasks.clock, prices=prices)
+
+
+def _posts(subject: Subject) -> int:
+    return len([s for s in subject.fake.seen if s.method == "POST"]) if subject.fake else 0
+
+
+def test_every_media_result_passes_the_output_check(subject: Subject):
+    for mode in _media_modes(subject.provider):
+        _served, output = _router(subject).generate(_request(mode), JobContext(subject.tasks.clock.sleep))
+        assert output.mime_type == ("video/mp4" if mode.is_video else "image/png")
+        assert output.meta["width"] > 0 and output.meta["height"] > 0
+
+
+@pytest.mark.parametrize(("image_lie", "video_lie"), [("svg", "html"), ("gif", "gif"), ("bomb", "truncated")])
+def test_a_result_that_is_not_what_it_claims_is_bad_output_asked_once(vendor: Subject, image_lie, video_lie):
+    assert vendor.fake is not None
+    for mode in _media_modes(vendor.provider):
+        vendor.fake.reset()
+        vendor.fake.clock = vendor.tasks.clock
+        lie = VIDEO_LIES[video_lie] if mode.is_video else IMAGE_LIES[image_lie]
+        vendor.fake.result_body = lie
+        with pytest.raises(ProviderError) as caught:
+            _router(vendor).generate(_request(mode), JobContext(vendor.tasks.clock.sleep))
+        assert (caught.value.kind, caught.value.provider) == (ErrorKind.BAD_OUTPUT, vendor.name), mode
+        assert _posts(vendor) == 1, f"{mode}: asked (and paid) once, no retry"
+        _assert_no_leak(caught.value)
+
+
+def test_a_result_url_on_an_internal_address_is_never_fetched(vendor: Subject, internal: InternalService):
+    assert vendor.fake is not None
+    modes = [m for m in _media_modes(vendor.provider) if m in URL_MODES.get(vendor.name, ())]
+    if not modes:
+        pytest.skip(f"{vendor.name} answers results inline")
+    for mode in modes:
+        vendor.fake.result_url = f"{internal.url}/latest/meta-data/iam/security-credentials/"
+        with pytest.raises(ProviderError) as caught:
+            vendor.provider.generate(_request(mode), vendor.tasks.context())
+        assert caught.value.kind is ErrorKind.BAD_OUTPUT, mode
+    assert internal.seen == []

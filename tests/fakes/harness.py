@@ -6,8 +6,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import requests
+
 from shared.domain import Mode
 from shared.providers.base import ErrorKind, Provider, TaskContext
+from shared.providers.safe_fetch import vendor_session
 from shared.providers.vendor_base import VendorConfig
 from shared.providers.vendor_http import HttpPolicy
 from tests.fakes.clock import FakeClock
@@ -97,31 +100,55 @@ ERRORS: dict[str, dict[ErrorKind, Answer]] = {
 MODERATION_SCENARIO = {"gemini": "block", "dashscope": "fail:DataInspectionFailed", "stability": "filtered"}
 
 
+# The modes whose results each vendor answers as a URL to download (the others come inline).
+URL_MODES: dict[str, set[Mode]] = {
+    "dashscope": {Mode.TEXT_TO_IMAGE, Mode.IMAGE_TO_IMAGE, Mode.TEXT_TO_VIDEO, Mode.IMAGE_TO_VIDEO},
+    "openai": {Mode.TEXT_TO_IMAGE, Mode.IMAGE_TO_IMAGE},  # older image models: a URL, when the vendor says so
+    "gemini": {Mode.TEXT_TO_VIDEO, Mode.IMAGE_TO_VIDEO},  # Veo file URIs
+}
+
+
 def base_url(name: str, fake: FakeVendor) -> str:
     return f"{fake.url}/v1" if name == "openai" else fake.url
 
 
-def build(name: str, fake: FakeVendor, clock: FakeClock, keys: list[str] | None = None) -> Provider:
+def config_for(
+    name: str, fake: FakeVendor, keys: list[str] | None = None, result_hosts: tuple[str, ...] = (), **policy: Any
+) -> VendorConfig:
+    return VendorConfig(
+        base_url(name, fake),
+        keys or ["good-key"],
+        MODELS[name],
+        HttpPolicy(**{"connect_timeout": 2, "read_timeout": 10, "max_retries": 2, "max_wait": 20, **policy}),
+        poll_seconds=5,
+        max_task_seconds=120,
+        result_hosts=result_hosts,
+    )
+
+
+def build(
+    name: str,
+    fake: FakeVendor,
+    clock: FakeClock,
+    keys: list[str] | None = None,
+    *,
+    config: VendorConfig | None = None,
+    session: requests.Session | None = None,
+) -> Provider:
+    """The adapter of ``name`` on its fake, with the session production builds (or ``session``)."""
     from shared.providers.dashscope import DashScopeProvider
     from shared.providers.gemini import GeminiProvider
     from shared.providers.openai_compat import OpenAICompatProvider
     from shared.providers.stability import StabilityProvider
 
-    classes: dict[str, Callable[[VendorConfig, FakeClock], Provider]] = {
+    classes: dict[str, Callable[[VendorConfig, FakeClock, requests.Session], Provider]] = {
         "stability": StabilityProvider,
         "dashscope": DashScopeProvider,
         "gemini": GeminiProvider,
         "openai": OpenAICompatProvider,
     }
-    config = VendorConfig(
-        base_url(name, fake),
-        keys or ["good-key"],
-        MODELS[name],
-        HttpPolicy(connect_timeout=2, read_timeout=10, max_retries=2, max_wait=20),
-        poll_seconds=5,
-        max_task_seconds=120,
-    )
-    return classes[name](config, clock)
+    config = config or config_for(name, fake, keys)
+    return classes[name](config, clock, session or vendor_session(config.hosts))
 
 
 @dataclass

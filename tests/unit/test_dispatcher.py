@@ -38,7 +38,7 @@ def _dispatcher(tmp_path, clock, counting=None):
     stores = open_sqlite(tmp_path / "d.sqlite3")
     queue = counting.wrap(stores.jobs) if counting else stores.jobs
     media = LocalMediaStore(tmp_path / "media", b"k" * 32, "/m", 600)
-    router = ProviderRouter({"local": LocalProvider()}, {m: ["local"] for m in Mode}, 2)
+    router = ProviderRouter({"local": LocalProvider()}, {m: ["local"] for m in Mode}, 2, clock=clock)
     leases = LeaseKeeper(stores.jobs, clock, 30)
     runner = JobRunner(stores.jobs, media, router, clock, leases)
     done = threading.Event()
