@@ -148,10 +148,11 @@ class VendorHttp:
     def url(self, path: str) -> str:
         """``path`` ("/...") on the base URL, or an absolute URL on the vendor's own origin: these
         requests carry the key, so nothing else is accepted."""
-        url = f"{self.base_url}{path}" if path.startswith("/") else path
-        if not self.hosts.is_own(url):
+        if path.startswith("/"):
+            return f"{self.base_url}{path}"  # the base URL's authority, then a path: its own origin
+        if not self.hosts.is_own(path):
             raise fail(ErrorKind.BAD_OUTPUT, self.provider, message="The provider named a URL off its own host.")
-        return url
+        return path
 
     def backoff(self, attempt: int, hint: float | None) -> float:
         ceiling = min(self.policy.backoff_max, self.policy.backoff_base * 2**attempt)
