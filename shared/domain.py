@@ -63,6 +63,7 @@ class Job:
     error: dict[str, str] | None = None
     cost_units: float = 0.0
     expire_at: float | None = None
+    budget: dict[str, Any] | None = None  # the spend reservation made at submit (shared.budget.Reservation)
 
     @property
     def duration(self) -> float | None:
@@ -119,6 +120,7 @@ class Caller:
     user_id: str | None = None
     limit_override: int | None = None
     text_limit_override: int | None = None
+    budget_override: float | None = None  # the user's own monthly spend cap, from the user record
 
     @property
     def priority(self) -> int:

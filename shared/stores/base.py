@@ -7,15 +7,20 @@ The contract suite in ``tests/contract`` runs on every implementation.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from shared.budget.lines import BudgetLine, BudgetUsage, Reservation
 from shared.domain import Contention, Job, Mode, Outcome, UnreadableKey
 from shared.ratelimit.abuse import AbuseRule
 from shared.ratelimit.bucket import Decision, Policy
 
 __all__ = [
     "BreakerState",
+    "BudgetLine",
+    "BudgetStore",
+    "BudgetUsage",
     "CacheStore",
     "Contention",
     "Job",
@@ -23,6 +28,7 @@ __all__ = [
     "LimiterStore",
     "Outcome",
     "ProviderStateStore",
+    "Reservation",
     "StoredKey",
     "UnreadableKey",
     "UserKeyStore",
@@ -73,6 +79,10 @@ class JobStore(Protocol):
     def queued(self, limit: int) -> list[Job]:
         """The first ``limit`` queued jobs in queue order, without claiming them (re-dispatch)."""
 
+    def take_budget(self, job_id: str) -> dict[str, Any] | None:
+        """Remove the job's budget reservation (``Job.budget``) and return it: exactly one caller
+        gets it, however many ask at once (releasing a canceled job's reservation once)."""
+
 
 class LimiterStore(Protocol):
     """Limiter state. Each call is one atomic decide-and-record step in the store."""
@@ -98,6 +108,7 @@ class UserRecord:
     limit_override: int | None = None
     text_limit_override: int | None = None
     email: str | None = None
+    budget_override: float | None = None  # the user's own monthly spend cap (cost units); None = the tier's
 
 
 class UserStore(Protocol):
@@ -177,3 +188,27 @@ class CacheStore(Protocol):
 
     def purge(self, before: float) -> int:
         """Delete entries that expired before ``before``."""
+
+
+class BudgetStore(Protocol):
+    """Spend budgets (``shared.budget``). A reservation is all-or-nothing across its lines and never
+    lets reserved + spent pass a line's cap, whatever the concurrency, across instances.
+
+    Implementations may hold budget leased to this instance (Firestore): ``flush`` hands it back.
+    Callers settle each reservation once (a job's by whoever finishes or cancels it); settling
+    again is a no-op on the same store instance (and on SQLite across instances).
+    """
+
+    def reserve(self, reservation: Reservation, now: float) -> BudgetLine | None:
+        """Reserve ``reservation.units`` on every one of its lines, or on none of them: None when
+        done, else the first line without room."""
+
+    def settle(self, reservation: Reservation, spent: float, now: float) -> bool:
+        """Turn the reservation into ``spent`` units (at most its units); the rest is given back.
+        ``spent`` 0 releases it. False when it was already settled."""
+
+    def usage(self, lines: Sequence[BudgetLine]) -> dict[str, BudgetUsage]:
+        """The counters of these budgets, by key (budgets nothing touched yet are absent)."""
+
+    def flush(self) -> None:
+        """Hand back budget leased to this instance and report its settled spend (shutdown)."""

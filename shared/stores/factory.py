@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from shared.stores.base import CacheStore, JobStore, LimiterStore, ProviderStateStore, UserKeyStore, UserStore
+from shared.stores.base import (
+    BudgetStore,
+    CacheStore,
+    JobStore,
+    LimiterStore,
+    ProviderStateStore,
+    UserKeyStore,
+    UserStore,
+)
 
 if TYPE_CHECKING:
     from shared.config import Settings
     from shared.secretbox import KeyCipher
     from shared.stores.firestore.db import OpCounter
+
+
+log = logging.getLogger("gateway.stores")
 
 
 @dataclass
@@ -23,6 +35,7 @@ class Stores:
     provider_state: ProviderStateStore  # circuit breakers shared by every instance
     user_keys: UserKeyStore  # users' own provider keys (BYOK), encrypted
     cache: CacheStore  # text answers by request hash
+    budgets: BudgetStore  # spend budgets (shared.budget)
     close: Callable[[], None] = field(default=lambda: None)
     ops: OpCounter | None = None  # store operations counted as billed (Firestore only)
 
@@ -30,6 +43,7 @@ class Stores:
 def open_sqlite(path: Path, cipher: KeyCipher | None = None) -> Stores:
     """``cipher`` encrypts users' keys; by default a random key kept beside the database file."""
     from shared.secretbox import file_cipher
+    from shared.stores.sqlite.budgets import SqliteBudgetStore
     from shared.stores.sqlite.cache import SqliteCacheStore
     from shared.stores.sqlite.db import SqliteDatabase
     from shared.stores.sqlite.jobs import SqliteJobStore
@@ -46,6 +60,7 @@ def open_sqlite(path: Path, cipher: KeyCipher | None = None) -> Stores:
         provider_state=SqliteProviderStateStore(db),
         user_keys=SqliteUserKeyStore(db, cipher or file_cipher(Path(path).parent / "byok.key")),
         cache=SqliteCacheStore(db),
+        budgets=SqliteBudgetStore(db),
         close=db.close,
     )
 
@@ -53,6 +68,7 @@ def open_sqlite(path: Path, cipher: KeyCipher | None = None) -> Stores:
 def open_firestore(settings: Settings, cipher: KeyCipher | None = None) -> Stores:
     """``cipher`` encrypts users' keys; by default the one ``BYOK_ENCRYPTION_KEY`` configures."""
     from shared.secretbox import cipher_for
+    from shared.stores.firestore.budgets import FirestoreBudgetStore
     from shared.stores.firestore.cache import FirestoreCacheStore
     from shared.stores.firestore.db import FirestoreDb
     from shared.stores.firestore.jobs import FirestoreJobStore
@@ -68,6 +84,15 @@ def open_firestore(settings: Settings, cipher: KeyCipher | None = None) -> Store
         settings.firestore_emulator_host,
     )
     limiter = FirestoreLimiterStore(db, settings.firestore_limiter_ttl_seconds)
+    budgets = FirestoreBudgetStore(db)
+
+    def close() -> None:
+        try:
+            budgets.flush()  # hand back budget leased to this instance
+        except Exception:
+            log.exception("budget hand-back failed at shutdown")
+        db.close()
+
     return Stores(
         jobs=FirestoreJobStore(db),
         limiter=limiter,
@@ -75,6 +100,7 @@ def open_firestore(settings: Settings, cipher: KeyCipher | None = None) -> Store
         provider_state=FirestoreProviderStateStore(db),
         user_keys=FirestoreUserKeyStore(db, cipher or cipher_for(settings)),
         cache=FirestoreCacheStore(db),
-        close=db.close,
+        budgets=budgets,
+        close=close,
         ops=db.ops,
     )

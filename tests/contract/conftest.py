@@ -43,3 +43,8 @@ def limiter_store(stores: Stores):
 @pytest.fixture
 def user_store(stores: Stores):
     return stores.users
+
+
+@pytest.fixture
+def budget_store(stores: Stores):
+    return stores.budgets

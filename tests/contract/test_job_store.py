@@ -203,3 +203,24 @@ def test_queued_lists_jobs_in_queue_order_without_claiming_them(job_store):
     assert [j.id for j in job_store.queued(10)] == [donor.id, early.id, late.id]
     assert [j.id for j in job_store.queued(2)] == [donor.id, early.id]
     assert job_store.counts() == (3, 1), "listing claims nothing"
+
+
+def test_a_jobs_budget_reservation_round_trips_and_is_taken_exactly_once(job_store):
+    budget = {"id": "r1", "units": 3.0, "provider": "stability", "lines": [{"group": "day:2027-01-15", "name": "x"}]}
+    job, _ = job_store.create(make_job(budget=budget))
+    assert job_store.get(job.id).budget == budget
+    taken: list[dict | None] = []
+    barrier = threading.Barrier(8)
+
+    def take() -> None:
+        barrier.wait()
+        taken.append(job_store.take_budget(job.id))
+
+    workers = [threading.Thread(target=take) for _ in range(8)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert [t for t in taken if t is not None] == [budget]
+    assert job_store.get(job.id).budget is None and job_store.take_budget(job.id) is None
+    assert job_store.take_budget("missing-id-0000") is None

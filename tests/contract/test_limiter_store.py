@@ -111,6 +111,8 @@ def test_users_round_trip(user_store):
     assert user_store.get("u1") == UserRecord("u1", "donor", 50, None, "a@example.com")
     user_store.put(UserRecord("u1", tier="registered"))
     assert user_store.get("u1").tier == "registered" and user_store.get("u1").limit_override is None
+    user_store.put(UserRecord("u1", tier="registered", budget_override=12.5))
+    assert user_store.get("u1").budget_override == 12.5
 
 
 def test_an_earlier_clock_reading_never_costs_a_token(limiter_store):

@@ -194,6 +194,17 @@ class FirestoreJobStore:
                 return None
         raise Contention("the job queue")
 
+    def take_budget(self, job_id: str) -> dict[str, Any] | None:
+        ref = self._ref(job_id)
+        for _ in range(MAX_ROUNDS):
+            snap = self.db.get(ref)
+            budget = (snap.to_dict() or {}).get("budget")
+            if not budget:
+                return None
+            if self.db.update(ref, {"budget": None}, since=snap.update_time) is not None:
+                return dict(budget)
+        raise Contention("this job")
+
     def queued(self, limit: int) -> list[Job]:
         query = self._where(("status", "==", "queued")).order_by("queue_key").limit(limit)
         return [_to_job(snap.to_dict() or {}) for snap in self.db.query(query)]

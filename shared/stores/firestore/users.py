@@ -16,7 +16,12 @@ class FirestoreUserStore:
         if data is None:
             return None
         return UserRecord(
-            user_id, data["tier"], data.get("limit_override"), data.get("text_limit_override"), data.get("email")
+            user_id,
+            data["tier"],
+            data.get("limit_override"),
+            data.get("text_limit_override"),
+            data.get("email"),
+            data.get("budget_override"),
         )
 
     def put(self, user: UserRecord) -> None:
@@ -27,5 +32,6 @@ class FirestoreUserStore:
                 "limit_override": user.limit_override,
                 "text_limit_override": user.text_limit_override,
                 "email": user.email,
+                "budget_override": user.budget_override,
             },
         )

@@ -99,6 +99,24 @@ MIGRATIONS: list[str] = [
     ) WITHOUT ROWID;
     CREATE INDEX response_cache_expire ON response_cache(expire_at);
     """,
+    """
+    ALTER TABLE jobs ADD COLUMN budget TEXT;
+    ALTER TABLE users ADD COLUMN budget_override REAL;
+    CREATE TABLE budget_lines (
+        key TEXT PRIMARY KEY,
+        cap REAL NOT NULL,
+        reserved REAL NOT NULL,
+        spent REAL NOT NULL,
+        resets_at REAL NOT NULL,
+        updated_at REAL NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE budget_reservations (
+        id TEXT PRIMARY KEY,
+        keys TEXT NOT NULL,
+        units REAL NOT NULL,
+        created_at REAL NOT NULL
+    ) WITHOUT ROWID;
+    """,
 ]
 
 

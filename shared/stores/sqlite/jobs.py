@@ -10,11 +10,11 @@ from shared.domain import JobStatus, Mode
 from shared.stores.base import Job, Outcome
 from shared.stores.sqlite.db import SqliteDatabase
 
-_JSON_FIELDS = ("params", "result", "error")
+_JSON_FIELDS = ("params", "result", "error", "budget")
 _COLUMNS = (
     "id owner tier priority mode status params created_at input_key idempotency_key attempts "
     "lease_owner lease_expires_at started_at finished_at provider model vendor_task_id result "
-    "error cost_units expire_at"
+    "error cost_units expire_at budget"
 ).split()
 _INSERT = f"INSERT INTO jobs ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' for _ in _COLUMNS)})"
 _CLAIM_SET = (
@@ -179,6 +179,14 @@ class SqliteJobStore:
             (mode.value, limit),
         ).fetchall()
         return [max(float(r[0]), 0.0) for r in rows]
+
+    def take_budget(self, job_id: str) -> dict[str, Any] | None:
+        with self.db.write() as conn:
+            row = conn.execute("SELECT budget FROM jobs WHERE id = ? AND budget IS NOT NULL", (job_id,)).fetchone()
+            if row is None:
+                return None
+            conn.execute("UPDATE jobs SET budget = NULL WHERE id = ?", (job_id,))
+        return dict(json.loads(row[0]))
 
     def queued(self, limit: int) -> list[Job]:
         rows = self.db.conn.execute(
