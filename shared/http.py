@@ -22,7 +22,7 @@ from pydantic import BaseModel, ValidationError
 from werkzeug import exceptions as wz
 from werkzeug.routing import Map, RequestRedirect, Rule
 
-from shared import errors
+from shared import browser, errors
 from shared.config import Settings
 from shared.domain import Contention
 from shared.logging import log_fields, redact_path, request_id_var, trace_var
@@ -35,7 +35,6 @@ _RID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _DRAIN_CAP = 64 * 1024 * 1024
 DONATION_LINK = "/donate"
 MAX_JSON_DEPTH = 32  # no request model nests more than a few levels
-EXPOSED = "RateLimit, RateLimit-Policy, Retry-After, X-Request-Id, Location"
 
 
 @dataclass(frozen=True)
@@ -69,8 +68,6 @@ class Reply:
 
 
 Handler = Callable[[Call], "Reply | flask.Response"]
-# An Api whose callers expect another error shape (the OpenAI-compatible surface): (status, body) for an error.
-ErrorBody = Callable[[errors.AppError, str], "tuple[int, BaseModel]"]
 
 
 @dataclass(frozen=True)
@@ -95,16 +92,8 @@ class Api:
     """One deployable function's routes: ``function`` is its entry point in ``main.py``, ``base``
     its path (e.g. ``/api/v1/jobs``), and each route's path is relative to ``base`` ("" or "/<id>")."""
 
-    def __init__(
-        self,
-        function: str,
-        base: str,
-        routes: Iterable[Route],
-        settings: Callable[[], Settings],
-        error_body: ErrorBody | None = None,
-    ) -> None:
+    def __init__(self, function: str, base: str, routes: Iterable[Route], settings: Callable[[], Settings]) -> None:
         self.function = function
-        self.error_body = error_body  # None: the error envelope
         self.base = base.rstrip("/")
         self.routes = [replace(r, path=self.base + r.path) for r in routes]
         self.methods = ", ".join(sorted({r.method for r in self.routes} | {"OPTIONS"}))
@@ -136,20 +125,22 @@ class Api:
             if request.method == "OPTIONS":
                 response = _preflight(settings, origin, self.methods)
             else:
+                browser.refuse_cross_site_write(request, settings)  # before anything is read or stored
                 response = self._dispatch(request, rid, settings)
         except errors.AppError as exc:
-            response = error_response(exc, rid, self.error_body)
+            response = error_response(exc, rid)
         except Contention:  # a store could not record a change now: nothing changed, retry soon
             busy = errors.ServerBusy("The service is very busy right now. Please try again in a moment.", retry_after=2)
-            response = error_response(busy, rid, self.error_body)
+            response = error_response(busy, rid)
         except Exception:  # the last line of defence: log the stack, answer the envelope
             log.exception("unhandled error")
-            response = error_response(errors.AppError(), rid, self.error_body)
+            response = error_response(errors.AppError(), rid)
         finally:
             request_id_var.reset(token)
             trace_var.reset(trace_token)
         response.headers["X-Request-Id"] = rid
         _grant_cors(response, settings, origin)
+        browser.set_visitor_cookie(request, response, settings)
         log_fields(
             log,
             logging.INFO if response.status_code < 500 else logging.ERROR,
@@ -297,14 +288,7 @@ def json_response(model: BaseModel | None, status: int = 200, headers: dict[str,
     return response
 
 
-def error_response(exc: errors.AppError, request_id: str, body: ErrorBody | None = None) -> flask.Response:
-    """The error envelope (or ``body``'s shape) with ``exc``'s status, headers and ``Retry-After``."""
-    headers = dict(exc.headers)
-    if exc.retry_after is not None:
-        headers["Retry-After"] = str(exc.retry_after)
-    if body is not None:
-        status, model = body(exc, request_id)
-        return json_response(model, status, headers)
+def error_response(exc: errors.AppError, request_id: str) -> flask.Response:
     envelope = ErrorEnvelope(
         error_type=exc.error_type,
         message=exc.message,
@@ -313,6 +297,9 @@ def error_response(exc: errors.AppError, request_id: str, body: ErrorBody | None
         request_id=request_id,
         details=exc.details,
     )
+    headers = dict(exc.headers)
+    if exc.retry_after is not None:
+        headers["Retry-After"] = str(exc.retry_after)
     return json_response(envelope, exc.status, headers)
 
 
@@ -348,7 +335,8 @@ def _trace(request: flask.Request) -> str | None:
 
 
 def _allowed(settings: Settings, origin: str | None) -> bool:
-    return origin is not None and ("*" in settings.cors_origins or origin in settings.cors_origins)
+    """A listed origin (with credentials) or ``*`` (without): see shared/browser.py."""
+    return browser.preflight_allowed(settings, origin)
 
 
 def _preflight(settings: Settings, origin: str | None, methods: str) -> flask.Response:
@@ -362,12 +350,7 @@ def _preflight(settings: Settings, origin: str | None, methods: str) -> flask.Re
 
 def _grant_cors(response: flask.Response, settings: Settings, origin: str | None) -> None:
     response.headers.add("Vary", "Origin")
-    if not _allowed(settings, origin):
-        return
-    assert origin is not None
-    response.headers["Access-Control-Allow-Origin"] = origin
-    response.headers["Access-Control-Allow-Credentials"] = "true"
-    response.headers["Access-Control-Expose-Headers"] = EXPOSED
+    response.headers.update(browser.cors_headers(settings, origin))  # ``*``: never with credentials
 
 
 def get(

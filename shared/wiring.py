@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     import flask
     from pydantic import SecretStr
 
-    from shared.auth import SignedSessions
+    from shared.auth import SignedSessions, VisitorIds
     from shared.domain import Caller
     from shared.jobs.dispatcher import Dispatcher
     from shared.jobs.runner import JobRunner, LeaseKeeper
@@ -30,7 +30,6 @@ if TYPE_CHECKING:
     from shared.providers.router import ProviderRouter
     from shared.ratelimit.limiter import Limiter
     from shared.ratelimit.load import LoadMonitor
-    from shared.services.catalog import ModelCatalog
     from shared.services.health import HealthService
     from shared.services.jobs import JobService
     from shared.services.media import MediaService
@@ -184,7 +183,7 @@ class Gateway:
     def _secret(self, name: str) -> bytes:
         """The secret setting ``name``; the embedded default keeps a random one in DATA_DIR."""
         configured: SecretStr | None = getattr(self.settings, name)
-        if configured is not None:
+        if configured is not None and configured.get_secret_value():  # '' is no key: Settings makes it None
             return configured.get_secret_value().encode()
         if self.settings.environment == "production":
             # Every instance must sign alike: a per-instance key file would break sessions
@@ -198,14 +197,22 @@ class Gateway:
     def sessions(self) -> SignedSessions:
         from shared.auth import SignedSessions
 
-        return SignedSessions(
-            self._secret("session_secret"), self.settings.session_ttl_seconds
-        )
+        return SignedSessions(self._secret("session_secret"), self.settings.session_ttl_seconds)
+
+    @cached_property
+    def visitors(self) -> VisitorIds:
+        """Anonymous browsers' ids, signed with SESSION_SECRET under a salt of their own."""
+        from shared.auth import VisitorIds
+
+        return VisitorIds(self._secret("session_secret"), self.settings.session_ttl_seconds)
 
     def caller(self, request: flask.Request) -> Caller:
         from shared.identity import resolve_caller
 
-        return resolve_caller(request, self.settings.trusted_proxy_hops, self.sessions, self.users)
+        s = self.settings
+        return resolve_caller(
+            request, s.trusted_proxy_hops, self.sessions, self.users, self.visitors, s.ipv6_prefix_length
+        )
 
     @cached_property
     def load(self) -> LoadMonitor:
@@ -237,27 +244,6 @@ class Gateway:
             abuse=AbuseRule(s.abuse_refusals, s.abuse_window_seconds, s.abuse_ladder),
         )
         return Limiter(self.limiter_store, self.load, self.clock, config)
-
-    @cached_property
-    def catalog(self) -> ModelCatalog:
-        from shared.services.catalog import ModelCatalog
-
-        return ModelCatalog(self.providers)
-
-    def api_caller(self, request: flask.Request) -> Caller:
-        """The caller of the OpenAI-compatible surface. A gateway API key (``Bearer sk-gw-…``) is
-        never read as a session token. Until keys are stored (the accounts work) its caller is
-        anonymous, keyed on the network address; THE SEAM: look the key up here and return its
-        user's caller (see shared/gateway_keys.py). Anything else resolves as on the site."""
-        from shared import gateway_keys
-
-        if gateway_keys.presented(request) is None:
-            return self.caller(request)
-        from shared.domain import Caller
-        from shared.identity import client_ip
-
-        ip = client_ip(request, self.settings.trusted_proxy_hops)
-        return Caller(key=f"ip:{ip}", tier="anonymous", ip=ip)
 
     @cached_property
     def text_service(self) -> TextService:
@@ -320,18 +306,6 @@ class Services:
 
     def caller(self, request: flask.Request) -> Caller:
         return self._gw.caller(request)
-
-    def api_caller(self, request: flask.Request) -> Caller:
-        """The caller of the OpenAI-compatible surface (gateway API keys plug in there)."""
-        return self._gw.api_caller(request)
-
-    @property
-    def models(self) -> ModelCatalog:
-        return self._gw.catalog
-
-    def now(self) -> float:
-        """The injected clock's time (timestamps in answers)."""
-        return self._gw.clock.now()
 
 
 def services() -> Services:

@@ -54,6 +54,17 @@ def _duration(seconds: int) -> str:
     return f"{math.ceil(seconds / 60)} minutes"
 
 
+def bucket_owner(caller: Caller) -> str:
+    """Whose bucket a request draws from: a signed-in user's own, else its network address's.
+
+    An anonymous caller's ``key`` (its browser's visitor id) only owns jobs: a new cookie, or a
+    new anonymous account, must not buy a new bucket or a new grace allowance.
+    """
+    if caller.user_id is None or caller.tier == "anonymous":
+        return f"ip:{caller.ip}"
+    return caller.key
+
+
 @dataclass(frozen=True)
 class LimiterConfig:
     tier_limits: Mapping[str, int]
@@ -112,7 +123,7 @@ class Limiter:
             )
         if enqueue:
             self._check_queue(snapshot, policy)
-        decision = self.store.acquire(f"{bucket}:{caller.key}", now, policy)
+        decision = self.store.acquire(f"{bucket}:{bucket_owner(caller)}", now, policy)
         headers = rate_limit_headers(decision)
         if decision.allowed:
             return headers

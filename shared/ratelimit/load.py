@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -17,16 +20,75 @@ class LoadSnapshot:
     host: float
 
 
+def _cgroup_cpu_quota() -> float | None:
+    """CPUs a cgroup CPU limit allows (Cloud Run, containers), if one is visible."""
+    try:  # cgroup v2: "<quota> <period>" or "max <period>"
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        return None if quota == "max" else int(quota) / int(period)
+    except (OSError, ValueError):
+        pass
+    try:  # cgroup v1: quota -1 = no limit
+        quota_us = int(Path("/sys/fs/cgroup/cpu/cpu.cfs_quota_us").read_text())
+        period_us = int(Path("/sys/fs/cgroup/cpu/cpu.cfs_period_us").read_text())
+        return quota_us / period_us if quota_us > 0 and period_us > 0 else None
+    except (OSError, ValueError):
+        return None
+
+
+def usable_cpus() -> float:
+    """The CPUs this process may run on (its affinity), capped by a cgroup CPU limit."""
+    try:
+        count = float(len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # not Linux
+        count = float(os.cpu_count() or 1)
+    quota = _cgroup_cpu_quota()
+    return max(min(count, quota) if quota else count, 0.01)
+
+
+class ProcessCpu:
+    """This process's own CPU time (every thread) over wall time, as a share of its CPUs.
+
+    Not the machine's: on a shared host, other processes' work says nothing about this
+    instance. Each figure covers at least ``min_window`` seconds (a shorter gap returns the
+    previous figure), so one request's own burst does not read as a saturated instance;
+    the first reading only sets the baseline (0).
+    """
+
+    def __init__(self, cpus: float | None = None, min_window: float = 1.0) -> None:
+        self._cpus = cpus
+        self.min_window = min_window
+        self._last: tuple[float, float] | None = None
+        self._share = 0.0
+        self._lock = threading.Lock()
+
+    def share(self) -> float:
+        wall, used = time.monotonic(), time.process_time()
+        with self._lock:
+            if self._cpus is None:
+                self._cpus = usable_cpus()
+            if self._last is None:
+                self._last = (wall, used)
+                return self._share
+            elapsed = wall - self._last[0]
+            if elapsed < self.min_window or elapsed <= 0:
+                return self._share
+            self._share = min(max((used - self._last[1]) / (elapsed * self._cpus), 0.0), 1.0)
+            self._last = (wall, used)
+            return self._share
+
+
+_process_cpu = ProcessCpu()
+
+
 def host_pressure(memory_limit_mb: int) -> float:
-    """This process's memory against its instance limit, and CPU use, where visible."""
+    """This process's memory (RSS) against its instance limit, and its own CPU use."""
+    cpu = _process_cpu.share()
     try:
         import psutil
 
-        process = psutil.Process()
-        memory = process.memory_info().rss / (memory_limit_mb * 1024 * 1024)
-        cpu = psutil.cpu_percent(interval=None) / 100
-    except Exception:  # not visible here (sandboxes, exotic platforms): no host signal
-        return 0.0
+        memory = psutil.Process().memory_info().rss / (memory_limit_mb * 1024 * 1024)
+    except Exception:  # not visible here (sandboxes, exotic platforms): no memory signal
+        memory = 0.0
     return min(max(memory, cpu), 1.0)
 
 

@@ -29,7 +29,6 @@ if TYPE_CHECKING:
 
 
 REQUEST_HASH = "request_sha256"  # kept in the params of a job submitted with an Idempotency-Key
-WAIT_FIRST_POLL, WAIT_MAX_POLL = 0.2, 2.0  # seconds between store reads while a caller waits
 
 
 def new_job_id() -> str:
@@ -163,6 +162,8 @@ class JobService:
 
     def cancel(self, caller: Caller, job_id: str) -> JobSnapshot:
         job = self._visible(caller, job_id)
+        if not caller.owns(job.owner):  # the id lets anyone view a job; only its owner cancels it
+            raise errors.Forbidden("Only the browser or account that submitted this job can cancel it.")
         if job.status.terminal:
             raise errors.Conflict(f"The job is already {job.status.value}.")
         canceled = self.store.cancel(job_id, self.clock.now())
@@ -170,6 +171,7 @@ class JobService:
         return self.snapshot(canceled)
 
     def list(self, caller: Caller, limit: int = 50) -> list[JobSnapshot]:
+        """The caller's own jobs: a user's, or one anonymous browser's (never an address's)."""
         return [self.snapshot(job) for job in self.store.list_for_owner(caller.key, limit)]
 
     def snapshot(self, job: Job) -> JobSnapshot:
@@ -213,25 +215,3 @@ class JobService:
             older_than=self.policy.redispatch_after_seconds,
             max_attempts=self.policy.max_attempts,
         )
-
-    def wait(self, caller: Caller, job_id: str, timeout: float) -> JobSnapshot:
-        """The job once it has finished, or as it stands after ``timeout`` seconds (for callers that
-        must answer synchronously). Polls the store with the injected clock, backing off: one
-        read at 0.2 s, 0.5 s, 0.95 s, ... then every 2 s."""
-        deadline = self.clock.now() + timeout
-        delay = WAIT_FIRST_POLL
-        while True:
-            job = self._visible(caller, job_id)
-            now = self.clock.now()
-            if job.status.terminal or now >= deadline:
-                return self.snapshot(job)
-            self.clock.sleep(min(delay, deadline - now))
-            delay = min(delay * 1.5, WAIT_MAX_POLL)
-
-    def result_data(self, snapshot: JobSnapshot) -> tuple[bytes, str]:
-        """The bytes and media type of a succeeded job's result."""
-        result = snapshot.job.result or {}
-        data = self.media.read(result["key"]) if result.get("key") else None
-        if data is None:
-            raise errors.NotFound("This job's result no longer exists.")
-        return data, str(result.get("mime_type", "application/octet-stream"))

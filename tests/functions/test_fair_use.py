@@ -180,3 +180,35 @@ def test_failing_providers_raise_the_load_and_halve_limits(env):
     assert {p["name"]: p["state"] for p in health["providers"]}["local"] == "open"
     response = function_client("generate_text_to_image").post(T2I, json={"prompt": "x"})
     assert response.headers["RateLimit-Policy"] == '"anonymous";q=1;w=60'
+
+
+def _from(address: str):
+    return function_client("generate_text_to_image").post(
+        T2I, json={"prompt": "x"}, environ_base={"REMOTE_ADDR": address}
+    )
+
+
+def test_addresses_of_one_ipv6_64_share_one_bucket(env):
+    _frozen_time()
+    statuses = [_from(f"2001:db8:1:2::{i:x}").status_code for i in range(1, 21)]
+    assert statuses == [202] * 8 + [429] * 12, "20 addresses of one /64 are one caller"
+    assert _from("2001:db8:1:3::1").status_code == 202, "the next /64 is someone else"
+    assert _from("::ffff:192.0.2.1").status_code == 202
+    assert [_from("192.0.2.1").status_code for _ in range(7)] == [202] * 7, "IPv4-mapped is the IPv4 address"
+    assert _from("192.0.2.1").status_code == 429
+
+
+def test_the_ipv6_prefix_is_configurable(env, monkeypatch):
+    monkeypatch.setenv("IPV6_PREFIX_LENGTH", "128")
+    _frozen_time()
+    assert {_from(f"2001:db8:1:2::{i:x}").status_code for i in range(1, 21)} == {202}
+
+
+def test_an_abuse_block_covers_the_whole_ipv6_64(env, monkeypatch):
+    monkeypatch.setenv("ABUSE_REFUSALS", "3")
+    _frozen_time()
+    for i in range(1, 12):
+        _from(f"2001:db8:9:9::{i:x}")
+    blocked = _from("2001:db8:9:9:ffff:ffff:ffff:ffff")
+    assert blocked.status_code == 429 and blocked.get_json()["error_type"] == "abuse_blocked"
+    assert _from("2001:db8:9:a::1").status_code == 202
