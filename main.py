@@ -17,6 +17,7 @@ from functions.generate import (
 from functions.health import health
 from functions.jobs import jobs
 from functions.media import media
+from functions.openai_compat import openai_compat
 from functions.openapi import openapi
 from functions.worker import redispatch, run_job
 from shared.http import framework_error
@@ -32,6 +33,7 @@ __all__ = [
     "health",
     "jobs",
     "media",
+    "openai_compat",
     "openapi",
     "redispatch",
     "run_job",

@@ -143,3 +143,30 @@ class UserKeyUnreadable(AppError):
     status = 424
     error_type = "user_key_unreadable"
     default_message = "Your stored API key could not be read. Please store it again."
+
+
+class ModelNotFound(NotFound):
+    error_type = "model_not_found"
+    default_message = "This model is not offered here. GET /v1/models lists the models."
+
+
+class UnsupportedParameter(BadRequest):
+    error_type = "unsupported_parameter"
+    default_message = "A parameter of this request is not supported here."
+
+
+class JobTimeout(AppError):
+    status = 504  # the job goes on: its id (in ``details``) lets the caller fetch the result later
+    error_type = "job_timeout"
+    default_message = "The job did not finish in time; it is still queued or running."
+
+
+def by_type(error_type: str) -> type[AppError]:
+    """The class that answers ``error_type`` (a failed job keeps only the type and message)."""
+    pending: list[type[AppError]] = [AppError]
+    found: dict[str, type[AppError]] = {}
+    while pending:
+        cls = pending.pop()
+        found.setdefault(cls.error_type, cls)
+        pending.extend(cls.__subclasses__())
+    return found.get(error_type, AppError)

@@ -53,3 +53,12 @@ def unreadable_key(exc: UnreadableKey) -> errors.AppError:
 def job_error(error: errors.AppError) -> dict[str, str]:
     """How a failure is kept on a failed job."""
     return {"error_type": error.error_type, "message": error.message}
+
+
+def job_failure(error: dict[str, str] | None) -> errors.AppError:
+    """What a failed job recorded (``job_error``), raised again as the error that made it: for
+    callers that waited for the job instead of polling it. The status comes from the type."""
+    error = error or {}
+    cls = errors.by_type(error.get("error_type", ""))
+    retry = DEFAULT_RETRY if cls.status in (429, 503) else None
+    return cls(error.get("message") or None, retry_after=retry)

@@ -68,6 +68,8 @@ class Reply:
 
 
 Handler = Callable[[Call], "Reply | flask.Response"]
+# An Api whose callers expect another error shape (the OpenAI-compatible surface): (status, body) for an error.
+ErrorBody = Callable[[errors.AppError, str], "tuple[int, BaseModel]"]
 
 
 @dataclass(frozen=True)
@@ -92,8 +94,16 @@ class Api:
     """One deployable function's routes: ``function`` is its entry point in ``main.py``, ``base``
     its path (e.g. ``/api/v1/jobs``), and each route's path is relative to ``base`` ("" or "/<id>")."""
 
-    def __init__(self, function: str, base: str, routes: Iterable[Route], settings: Callable[[], Settings]) -> None:
+    def __init__(
+        self,
+        function: str,
+        base: str,
+        routes: Iterable[Route],
+        settings: Callable[[], Settings],
+        error_body: ErrorBody | None = None,
+    ) -> None:
         self.function = function
+        self.error_body = error_body  # None: the error envelope
         self.base = base.rstrip("/")
         self.routes = [replace(r, path=self.base + r.path) for r in routes]
         self.methods = ", ".join(sorted({r.method for r in self.routes} | {"OPTIONS"}))
@@ -128,13 +138,13 @@ class Api:
                 browser.refuse_cross_site_write(request, settings)  # before anything is read or stored
                 response = self._dispatch(request, rid, settings)
         except errors.AppError as exc:
-            response = error_response(exc, rid)
+            response = error_response(exc, rid, self.error_body)
         except Contention:  # a store could not record a change now: nothing changed, retry soon
             busy = errors.ServerBusy("The service is very busy right now. Please try again in a moment.", retry_after=2)
-            response = error_response(busy, rid)
+            response = error_response(busy, rid, self.error_body)
         except Exception:  # the last line of defence: log the stack, answer the envelope
             log.exception("unhandled error")
-            response = error_response(errors.AppError(), rid)
+            response = error_response(errors.AppError(), rid, self.error_body)
         finally:
             request_id_var.reset(token)
             trace_var.reset(trace_token)
@@ -288,7 +298,14 @@ def json_response(model: BaseModel | None, status: int = 200, headers: dict[str,
     return response
 
 
-def error_response(exc: errors.AppError, request_id: str) -> flask.Response:
+def error_response(exc: errors.AppError, request_id: str, body: ErrorBody | None = None) -> flask.Response:
+    """The error envelope (or ``body``'s shape) with ``exc``'s status, headers and ``Retry-After``."""
+    headers = dict(exc.headers)
+    if exc.retry_after is not None:
+        headers["Retry-After"] = str(exc.retry_after)
+    if body is not None:
+        status, model = body(exc, request_id)
+        return json_response(model, status, headers)
     envelope = ErrorEnvelope(
         error_type=exc.error_type,
         message=exc.message,
@@ -297,9 +314,6 @@ def error_response(exc: errors.AppError, request_id: str) -> flask.Response:
         request_id=request_id,
         details=exc.details,
     )
-    headers = dict(exc.headers)
-    if exc.retry_after is not None:
-        headers["Retry-After"] = str(exc.retry_after)
     return json_response(envelope, exc.status, headers)
 
 

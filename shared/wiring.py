@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from shared.providers.router import ProviderRouter
     from shared.ratelimit.limiter import Limiter
     from shared.ratelimit.load import LoadMonitor
+    from shared.services.catalog import ModelCatalog
     from shared.services.health import HealthService
     from shared.services.jobs import JobService
     from shared.services.media import MediaService
@@ -246,6 +247,27 @@ class Gateway:
         return Limiter(self.limiter_store, self.load, self.clock, config)
 
     @cached_property
+    def catalog(self) -> ModelCatalog:
+        from shared.services.catalog import ModelCatalog
+
+        return ModelCatalog(self.providers)
+
+    def api_caller(self, request: flask.Request) -> Caller:
+        """The caller of the OpenAI-compatible surface. A gateway API key (``Bearer sk-gw-…``) is
+        never read as a session token. Until keys are stored (the accounts work) its caller is
+        anonymous, keyed on the network address; THE SEAM: look the key up here and return its
+        user's caller (see shared/gateway_keys.py). Anything else resolves as on the site."""
+        from shared import gateway_keys
+
+        if gateway_keys.presented(request) is None:
+            return self.caller(request)
+        from shared.domain import Caller
+        from shared.identity import client_ip
+
+        ip = client_ip(request, self.settings.trusted_proxy_hops)
+        return Caller(key=f"ip:{ip}", tier="anonymous", ip=ip)
+
+    @cached_property
     def text_service(self) -> TextService:
         from shared.services.text import TextService
 
@@ -306,6 +328,18 @@ class Services:
 
     def caller(self, request: flask.Request) -> Caller:
         return self._gw.caller(request)
+
+    def api_caller(self, request: flask.Request) -> Caller:
+        """The caller of the OpenAI-compatible surface (gateway API keys plug in there)."""
+        return self._gw.api_caller(request)
+
+    @property
+    def models(self) -> ModelCatalog:
+        return self._gw.catalog
+
+    def now(self) -> float:
+        """The injected clock's time (timestamps in answers)."""
+        return self._gw.clock.now()
 
 
 def services() -> Services:

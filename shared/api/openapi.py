@@ -7,10 +7,10 @@ import json
 import flask
 
 from shared import http, wiring
-from shared.api import API_PREFIX, generate, health, jobs, media, worker
+from shared.api import API_PREFIX, generate, health, jobs, media, openai_compat, worker
 from shared.openapi import build
 
-_MODULES = (generate, health, jobs, media, worker)  # imported for their routes
+_MODULES = (generate, health, jobs, media, openai_compat, worker)  # imported for their routes
 _cache: dict[str, str] = {}
 
 

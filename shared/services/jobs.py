@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 
 REQUEST_HASH = "request_sha256"  # kept in the params of a job submitted with an Idempotency-Key
+WAIT_FIRST_POLL, WAIT_MAX_POLL = 0.2, 2.0  # seconds between store reads while a caller waits
 
 
 def new_job_id() -> str:
@@ -215,3 +216,25 @@ class JobService:
             older_than=self.policy.redispatch_after_seconds,
             max_attempts=self.policy.max_attempts,
         )
+
+    def wait(self, caller: Caller, job_id: str, timeout: float) -> JobSnapshot:
+        """The job once it has finished, or as it stands after ``timeout`` seconds (for callers that
+        must answer synchronously). Polls the store with the injected clock, backing off: one
+        read at 0.2 s, 0.5 s, 0.95 s, ... then every 2 s."""
+        deadline = self.clock.now() + timeout
+        delay = WAIT_FIRST_POLL
+        while True:
+            job = self._visible(caller, job_id)
+            now = self.clock.now()
+            if job.status.terminal or now >= deadline:
+                return self.snapshot(job)
+            self.clock.sleep(min(delay, deadline - now))
+            delay = min(delay * 1.5, WAIT_MAX_POLL)
+
+    def result_data(self, snapshot: JobSnapshot) -> tuple[bytes, str]:
+        """The bytes and media type of a succeeded job's result."""
+        result = snapshot.job.result or {}
+        data = self.media.read(result["key"]) if result.get("key") else None
+        if data is None:
+            raise errors.NotFound("This job's result no longer exists.")
+        return data, str(result.get("mime_type", "application/octet-stream"))
