@@ -262,9 +262,10 @@ class Gateway:
         if gateway_keys.presented(request) is None:
             return self.caller(request)
         from shared.domain import Caller
-        from shared.identity import client_ip
+        from shared.identity import client_ip, network_of
 
-        ip = client_ip(request, self.settings.trusted_proxy_hops)
+        s = self.settings
+        ip = network_of(client_ip(request, s.trusted_proxy_hops), s.ipv6_prefix_length)
         return Caller(key=f"ip:{ip}", tier="anonymous", ip=ip)
 
     @cached_property
