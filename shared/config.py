@@ -256,8 +256,35 @@ class Settings(BaseSettings):
     provider_max_result_pixels: int = Field(default=24_000_000, ge=4096)  # decoded to check it: memory bound
     prices: Annotated[dict[str, float], NoDecode] = Field(default_factory=dict)  # "stability/core=3" or JSON
 
+    # spend guard (README "Spend guard"): budgets in cost units (PRICES' units); unset = no cap
+    budget_daily_units: float | None = Field(default=None, ge=0)
+    budget_monthly_units: float | None = Field(default=None, ge=0)
+    budget_provider_daily_units: Annotated[dict[str, float], NoDecode] = Field(default_factory=dict)
+    budget_anonymous_daily_units: float | None = Field(default=None, ge=0)
+    budget_user_monthly_units: Annotated[dict[str, float], NoDecode] = Field(default_factory=dict)  # per tier
+    budget_timezone: str = "UTC"  # days and months of the budgets (an IANA zone)
+    budget_fallback: Literal["refuse", "local"] = "refuse"  # over a cap: 429 budget_exhausted, or the local provider
+
     _csv = field_validator("cors_origins", "abuse_block_seconds", mode="before")(_split_csv)
-    _pairs = field_validator("prices", "tier_limits", "text_tier_limits", mode="before")(_parse_pairs)
+    _pairs = field_validator(
+        "prices",
+        "tier_limits",
+        "text_tier_limits",
+        "budget_provider_daily_units",
+        "budget_user_monthly_units",
+        mode="before",
+    )(_parse_pairs)
+
+    @field_validator("budget_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo
+
+        try:
+            ZoneInfo(value)
+        except (ValueError, KeyError) as exc:  # ZoneInfoNotFoundError is a KeyError
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
 
     @cached_property
     def vendors(self) -> dict[str, VendorSettings]:

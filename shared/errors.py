@@ -115,6 +115,12 @@ class AbuseBlocked(AppError):
     default_message = "Too many refused requests came from your address; it is blocked for a while."
 
 
+class BudgetExhausted(AppError):
+    status = 429
+    error_type = "budget_exhausted"
+    default_message = "The budget for paid generations is used up for now. Please try again after it resets."
+
+
 class ServerBusy(AppError):
     status = 503
     error_type = "server_busy"

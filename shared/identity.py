@@ -93,4 +93,5 @@ def resolve_caller(
         user_id=record.id,
         limit_override=record.limit_override,
         text_limit_override=record.text_limit_override,
+        budget_override=record.budget_override,
     )

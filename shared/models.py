@@ -173,6 +173,7 @@ class HealthAnswer(Answer):
     queue_length: int
     version: str
     providers: list[ProviderHealth]
+    paid_routes_open: bool = True  # the spend guard: a paid provider can still be afforded now (no amounts)
 
 
 class ErrorEnvelope(Answer):

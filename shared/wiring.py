@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from shared.providers.router import ProviderRouter
     from shared.ratelimit.limiter import Limiter
     from shared.ratelimit.load import LoadMonitor
+    from shared.services.budget import BudgetService
     from shared.services.catalog import ModelCatalog
     from shared.services.health import HealthService
     from shared.services.jobs import JobService
@@ -105,7 +106,9 @@ class Gateway:
     def runner(self) -> JobRunner:
         from shared.jobs.runner import JobRunner
 
-        return JobRunner(self.jobs, self.media, self.providers, self.clock, self.leases, self.user_keys)
+        return JobRunner(
+            self.jobs, self.media, self.providers, self.clock, self.leases, self.user_keys, self.budget_service
+        )
 
     @cached_property
     def dispatcher(self) -> Dispatcher:
@@ -153,8 +156,33 @@ class Gateway:
             redispatch_after_seconds=s.redispatch_after_seconds,
         )
         return JobService(
-            self.jobs, self.media, self.clock, self.dispatcher, self.runner, policy, self._secret("session_secret")
+            self.jobs,
+            self.media,
+            self.clock,
+            self.dispatcher,
+            self.runner,
+            policy,
+            self._secret("session_secret"),
+            self.budget_service,
         )
+
+    @cached_property
+    def budget_service(self) -> BudgetService:
+        """The spend guard (README "Spend guard"); with no budget set it never touches the store."""
+        from shared.budget.rules import BudgetCaps
+        from shared.services.budget import BudgetService
+
+        s = self.settings
+        caps = BudgetCaps(
+            daily=s.budget_daily_units,
+            monthly=s.budget_monthly_units,
+            provider_daily=s.budget_provider_daily_units,
+            anonymous_daily=s.budget_anonymous_daily_units,
+            user_monthly=s.budget_user_monthly_units,
+            timezone=s.budget_timezone,
+            fallback=s.budget_fallback,
+        )
+        return BudgetService(self.stores.budgets, self.providers, caps, self.clock, self.users, self.user_keys)
 
     @cached_property
     def media_service(self) -> MediaService:
@@ -166,7 +194,7 @@ class Gateway:
     def health_service(self) -> HealthService:
         from shared.services.health import HealthService
 
-        return HealthService(self.load, self.providers, self.clock, self.settings.version)
+        return HealthService(self.load, self.providers, self.clock, self.settings.version, self.budget_service)
 
     def _s3_media(self) -> MediaStore:
         from shared.media_s3 import S3MediaStore, s3_client
@@ -273,7 +301,9 @@ class Gateway:
         from shared.services.text import TextService
 
         s = self.settings
-        return TextService(self.providers, self.stores.cache, self.clock, s.text_cache_ttl_seconds, self.user_keys)
+        return TextService(
+            self.providers, self.stores.cache, self.clock, s.text_cache_ttl_seconds, self.user_keys, self.budget_service
+        )
 
     def close(self) -> None:
         if "dispatcher" in self.__dict__:
@@ -326,6 +356,11 @@ class Services:
     @property
     def health(self) -> HealthService:
         return self._gw.health_service
+
+    @property
+    def budgets(self) -> BudgetService:
+        """The spend guard's report (``report()``) for the admin endpoint and the alerts."""
+        return self._gw.budget_service
 
     def caller(self, request: flask.Request) -> Caller:
         return self._gw.caller(request)

@@ -78,4 +78,5 @@ def health_answer(report: HealthReport) -> HealthAnswer:
         queue_length=report.queue_length,
         version=report.version,
         providers=[ProviderHealth(name=p.name, modes=p.modes, state=p.state) for p in report.providers],  # type: ignore[arg-type]
+        paid_routes_open=report.paid_routes_open,
     )

@@ -121,3 +121,11 @@ def text_tokens(contents: Iterable[str], max_tokens: int) -> int:
 
 def text_units(price: float, tokens: int) -> float:
     return price * tokens / 1000.0
+
+
+def text_spent(price: float, contents: Iterable[str], prompt_tokens: int, completion_tokens: int, text: str) -> float:
+    """A text call's cost: the tokens the vendor reported, else a bound from what was sent and got."""
+    tokens = prompt_tokens + completion_tokens
+    if tokens <= 0:
+        tokens = text_tokens(contents, 0) + len(text.encode())
+    return text_units(price, tokens)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared import errors
 from shared.clock import Clock
@@ -18,6 +18,9 @@ from shared.media import EXTENSIONS, MediaStore
 from shared.providers.base import GenerationRequest, JobContext, MediaOutput
 from shared.providers.router import ProviderRouter, Served
 from shared.stores.base import JobStore, UserKeyStore
+
+if TYPE_CHECKING:
+    from shared.services.budget import BudgetService
 
 log = logging.getLogger("gateway.jobs")
 
@@ -95,7 +98,9 @@ class JobRunner:
         clock: Clock,
         leases: LeaseKeeper,
         user_keys: UserKeyStore | None = None,
+        budget: BudgetService | None = None,
     ) -> None:
+        self.budget = budget  # the spend guard: paid providers only under a reservation
         self.store = store
         self.media = media
         self.router = router
@@ -144,19 +149,33 @@ class JobRunner:
             self.store.set_vendor_task(job.id, worker, task_id, provider)
 
         context = JobContext(self.clock.sleep, job.provider, job.vendor_task_id, save_task)
+        gate = self.budget.job_gate(job) if self.budget is not None else None
+        billed: tuple[str | None, float | None] = (None, 0.0)  # who served, at what cost (None: unknown, maybe all)
         try:
             keys = self._owner_keys(job)
-            served, output = self.router.generate(self._request(job), context, job.params.get("provider"), keys)
-            return self._store_output(job, served, output)
+            request = self._request(job)
+            billed = (None, None)
+            served, output = self.router.generate(request, context, job.params.get("provider"), keys, allow=gate)
+            billed = (served.provider, None)  # the vendor answered: if storing fails now, it was billed anyway
+            outcome = self._store_output(job, served, output)
+            billed = (served.provider, outcome.cost_units)
+            return outcome
         except UnreadableKey as exc:
+            billed = (None, 0.0)
             return self._failed(unreadable_key(exc))
         except ProviderError as exc:
+            billed = (exc.provider, None) if exc.kind is ErrorKind.BAD_OUTPUT else (None, 0.0)
             fields = {"job_id": job.id, "kind": exc.kind.value, "provider": exc.provider, "user_key": exc.user_key}
             log.warning("job failed", extra={"fields": fields})
+            if gate is not None and gate.over_budget(exc):
+                return self._failed(gate.exhausted())
             return self._failed(provider_failure(exc))
         except Exception:
             log.exception("job crashed", extra={"fields": {"job_id": job.id}})
             return self._failed(errors.AppError("The generation failed on our side."))
+        finally:
+            if gate is not None:
+                gate.settle(*billed)
 
     def _failed(self, error: errors.AppError) -> Outcome:
         return Outcome(JobStatus.FAILED, self.clock.now(), error=job_error(error))

@@ -38,6 +38,9 @@ from shared.providers.results import OutputLimits, check_output
 
 log = logging.getLogger("gateway.providers")
 T = TypeVar("T")
+# Asked right before each provider is called: an error to skip it with (failing over), or None to go
+# ahead. The spend guard's (``shared.services.budget.Gate``) reserves budget for a paid provider here.
+Allow = Callable[[Provider], ProviderError | None]
 
 
 def _holding(chunks: Iterator[str], stack: ExitStack) -> Iterator[str]:
@@ -136,6 +139,7 @@ class ProviderRouter:
         call: Callable[[Provider], T],
         sticky: Callable[[str], bool],
         hold: bool = False,
+        allow: Allow | None = None,
     ) -> tuple[Served, T]:
         known = self.breaker.snapshot() if self.breaker else {}
         last: ProviderError | None = None
@@ -143,6 +147,10 @@ class ProviderRouter:
             name = provider.name
             if self.breaker and not self.breaker.admit(name, known):
                 last = ProviderError(ErrorKind.UNAVAILABLE, "The provider's circuit is open.", provider=name)
+                continue
+            refusal = allow(provider) if allow is not None else None
+            if refusal is not None:
+                last = refusal
                 continue
             try:
                 output = self._call(name, provider, call, hold)
@@ -186,6 +194,7 @@ class ProviderRouter:
         context: JobContext,
         preferred: str | None = None,
         user_keys: Mapping[str, str] | None = None,
+        allow: Allow | None = None,
     ) -> tuple[Served, MediaOutput]:
         own = self._own(request.mode, preferred, user_keys)
         if own is not None:
@@ -208,6 +217,7 @@ class ProviderRouter:
             providers,
             lambda p: p.generate(request, tracked.for_provider(p.name)),
             lambda name: request.mode.is_video and name in accepted,
+            allow=allow,
         )
         return served, self._checked(served, request.mode, output)
 
@@ -223,18 +233,28 @@ class ProviderRouter:
             raise
 
     def complete(
-        self, request: TextRequest, preferred: str | None = None, user_keys: Mapping[str, str] | None = None
+        self,
+        request: TextRequest,
+        preferred: str | None = None,
+        user_keys: Mapping[str, str] | None = None,
+        allow: Allow | None = None,
     ) -> tuple[Served, TextOutput]:
         own = self._own(Mode.TEXT, preferred, user_keys)
         if own is not None:
             served, output = self._with_own_key(Mode.TEXT, own, lambda p: p.complete(request))
         else:
             providers = self.route(Mode.TEXT, preferred)
-            served, output = self._attempt(Mode.TEXT, providers, lambda p: p.complete(request), lambda _name: False)
+            served, output = self._attempt(
+                Mode.TEXT, providers, lambda p: p.complete(request), lambda _name: False, allow=allow
+            )
         return replace(served, model=output.model), output
 
     def stream(
-        self, request: TextRequest, preferred: str | None = None, user_keys: Mapping[str, str] | None = None
+        self,
+        request: TextRequest,
+        preferred: str | None = None,
+        user_keys: Mapping[str, str] | None = None,
+        allow: Allow | None = None,
     ) -> tuple[Served, Iterator[str]]:
         """Open the stream on the first provider that answers (failover happens before any text)."""
         own = self._own(Mode.TEXT, preferred, user_keys)
@@ -242,7 +262,9 @@ class ProviderRouter:
             served, chunks = self._with_own_key(Mode.TEXT, own, lambda p: p.stream(request))
             return served, tagged(chunks)
         providers = self.route(Mode.TEXT, preferred)
-        return self._attempt(Mode.TEXT, providers, lambda p: p.stream(request), lambda _name: False, hold=True)
+        return self._attempt(
+            Mode.TEXT, providers, lambda p: p.stream(request), lambda _name: False, hold=True, allow=allow
+        )
 
     def text_route(
         self, preferred: str | None, user_keys: Mapping[str, str] | None

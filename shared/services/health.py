@@ -1,4 +1,5 @@
-"""The health use case: liveness, load, queue length and each provider's circuit state.
+"""The health use case: liveness, load, queue length, each provider's circuit state, and whether
+paid routes are open (the spend guard: some paid provider still within its budgets).
 
 Cheap: no auth and no store write; the load figure and breaker states are cached per instance.
 """
@@ -14,6 +15,7 @@ from shared.domain import Mode
 if TYPE_CHECKING:
     from shared.providers.router import ProviderRouter
     from shared.ratelimit.load import LoadMonitor
+    from shared.services.budget import BudgetService
 
 
 @dataclass(frozen=True)
@@ -31,10 +33,19 @@ class HealthReport:
     queue_length: int
     version: str
     providers: list[ProviderStatus]
+    paid_routes_open: bool = True  # a paid provider can be afforded now (the spend guard; no amounts)
 
 
 class HealthService:
-    def __init__(self, load: LoadMonitor, router: ProviderRouter, clock: Clock, version: str) -> None:
+    def __init__(
+        self,
+        load: LoadMonitor,
+        router: ProviderRouter,
+        clock: Clock,
+        version: str,
+        budget: BudgetService | None = None,
+    ) -> None:
+        self.budget = budget
         self.load = load
         self.router = router
         self.clock = clock
@@ -54,4 +65,5 @@ class HealthService:
             queue_length=snapshot.queued,
             version=self.version,
             providers=providers,
+            paid_routes_open=self.budget.paid_routes_open() if self.budget is not None else True,
         )

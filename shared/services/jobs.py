@@ -23,9 +23,11 @@ from shared.media import EXTENSIONS, MediaStore
 from shared.stores.base import JobStore
 
 if TYPE_CHECKING:
+    from shared.budget.lines import Reservation
     from shared.imaging import CheckedImage
     from shared.jobs.dispatcher import Dispatcher
     from shared.jobs.runner import JobRunner
+    from shared.services.budget import BudgetService
 
 
 REQUEST_HASH = "request_sha256"  # kept in the params of a job submitted with an Idempotency-Key
@@ -82,7 +84,9 @@ class JobService:
         runner: JobRunner,
         policy: JobPolicy,
         dedupe_secret: bytes,
+        budget: BudgetService | None = None,
     ) -> None:
+        self.budget = budget  # the spend guard (None: no budgets)
         self.store = store
         self.media = media
         self.clock = clock
@@ -114,23 +118,45 @@ class JobService:
         if idempotency_key is not None:  # what the key stands for: the same key with another request is refused
             params[REQUEST_HASH] = dedupe_key(caller.key, mode, params, data, 0.0, 1.0)
         params.setdefault("seed", secrets.randbelow(2**31))
-        input_key = None
-        if image is not None:  # a name of its own: a duplicate's upload must not replace the first's
-            input_key = f"inputs/{new_job_id()}.{EXTENSIONS[image.mime_type]}"
-            self.media.put(input_key, image.data, image.mime_type)
-        job = Job(
-            id=job_id,
-            owner=caller.key,
-            tier=caller.tier,
-            priority=caller.priority,
-            mode=mode,
-            params=params,
-            created_at=now,
-            input_key=input_key,
-            idempotency_key=idempotency_key,
-            expire_at=now + self.policy.retention_seconds,
-        )
-        stored, created = self._create(job, derived)
+        # The spend guard reserves the job's cost before it is accepted (BudgetExhausted if none fits).
+        reservation = self.budget.reserve_job(caller, mode, params) if self.budget is not None else None
+        try:
+            input_key = self._upload(image)
+            job = Job(
+                id=job_id,
+                owner=caller.key,
+                tier=caller.tier,
+                priority=caller.priority,
+                mode=mode,
+                params=params,
+                created_at=now,
+                input_key=input_key,
+                idempotency_key=idempotency_key,
+                expire_at=now + self.policy.retention_seconds,
+                budget=reservation.as_dict() if reservation is not None else None,
+            )
+            stored, created = self._create(job, derived)
+        except BaseException:
+            self._release(reservation)
+            raise
+        if not created:
+            self._release(reservation)  # an identical submit's job holds its own
+        return self._accepted(stored, created, params, idempotency_key, input_key)
+
+    def _upload(self, image: CheckedImage | None) -> str | None:
+        if image is None:
+            return None
+        input_key = f"inputs/{new_job_id()}.{EXTENSIONS[image.mime_type]}"  # its own name: a duplicate's
+        self.media.put(input_key, image.data, image.mime_type)  # upload must not replace the first's
+        return input_key
+
+    def _release(self, reservation: Reservation | None) -> None:
+        if self.budget is not None:
+            self.budget.release(reservation)
+
+    def _accepted(
+        self, stored: Job, created: bool, params: dict[str, Any], idempotency_key: str | None, input_key: str | None
+    ) -> tuple[JobSnapshot, bool]:
         if not created and idempotency_key is not None and stored.params.get(REQUEST_HASH) != params[REQUEST_HASH]:
             if input_key:
                 self.media.delete(input_key)
@@ -169,6 +195,8 @@ class JobService:
             raise errors.Conflict(f"The job is already {job.status.value}.")
         canceled = self.store.cancel(job_id, self.clock.now())
         assert canceled is not None
+        if self.budget is not None and canceled.budget and canceled.attempts == 0:
+            self.budget.release(self.store.take_budget(job_id))  # never started: nothing was billed
         return self.snapshot(canceled)
 
     def list(self, caller: Caller, limit: int = 50) -> list[JobSnapshot]:

@@ -16,14 +16,19 @@ import logging
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from shared.budget.rules import text_spent
 from shared.clock import Clock
 from shared.domain import Caller, ChatTurn, ProviderError, UnreadableKey
+from shared.errors import AppError
 from shared.failures import provider_failure, unreadable_key
 from shared.providers.base import TextRequest as ProviderTextRequest
 from shared.providers.router import ProviderRouter, Served
 from shared.stores.base import CacheStore, UserKeyStore
+
+if TYPE_CHECKING:
+    from shared.services.budget import BudgetService, Gate
 
 log = logging.getLogger("gateway.text")
 
@@ -75,7 +80,9 @@ class TextService:
         clock: Clock,
         cache_ttl_seconds: float,
         user_keys: UserKeyStore,
+        budget: BudgetService | None = None,
     ) -> None:
+        self.budget = budget  # the spend guard: a paid provider is reserved for before it is called
         self.router = router
         self.cache = cache
         self.clock = clock
@@ -116,15 +123,36 @@ class TextService:
         if key is not None and self._paid(served):
             self.cache.put(key, value, self.clock.now() + self.cache_ttl)
 
+    def _gate(self, query: TextQuery, caller: Caller | None) -> Gate | None:
+        if self.budget is None:
+            return None
+        return self.budget.text_gate(caller, [m.content for m in query.messages], query.max_tokens)
+
+    @staticmethod
+    def _refused(exc: ProviderError, gate: Gate | None) -> AppError:
+        gate_refused = gate is not None and gate.over_budget(exc)
+        if gate is not None:
+            gate.settle(None, 0.0)  # the vendor did not answer: nothing billed
+        return gate.exhausted() if gate is not None and gate_refused else provider_failure(exc)
+
+    @staticmethod
+    def _spent(query: TextQuery, served: Served, prompt: int, completion: int, text: str) -> float:
+        contents = [m.content for m in query.messages]
+        return text_spent(served.unit_price, contents, prompt, completion, text)
+
     def complete(self, query: TextQuery, caller: Caller | None = None) -> TextResult:
         keys = self._keys(caller)
+        gate = self._gate(query, caller)
         try:
             key, hit = self._lookup(query, keys, caller)
             if hit is not None:
                 return replace(_result(hit), cached=True)
-            served, output = self.router.complete(query.request, query.provider, keys)
+            served, output = self.router.complete(query.request, query.provider, keys, allow=gate)
         except ProviderError as exc:
-            raise provider_failure(exc) from None
+            raise self._refused(exc, gate) from None
+        if gate is not None:
+            spent = self._spent(query, served, output.prompt_tokens, output.completion_tokens, output.text)
+            gate.settle(served.provider, spent)
         result = TextResult(output.text, served.provider, output.model, output.prompt_tokens, output.completion_tokens)
         self._keep(key, served, _cached(result))
         return result
@@ -132,15 +160,37 @@ class TextService:
     def stream(self, query: TextQuery, caller: Caller | None = None) -> Iterator[Event]:
         """Open the upstream stream now (so a refusal is a normal error answer), then yield events."""
         keys = self._keys(caller)
+        gate = self._gate(query, caller)
         try:
             key, hit = self._lookup(query, keys, caller)
             if hit is not None:
                 return self._replay(hit)
-            served, chunks = self.router.stream(query.request, query.provider, keys)
+            served, chunks = self.router.stream(query.request, query.provider, keys, allow=gate)
             first = next(chunks, None)
         except ProviderError as exc:
-            raise provider_failure(exc) from None
-        return self._events(served, first, chunks, key)
+            raise self._refused(exc, gate) from None
+        events = self._events(served, first, chunks, key)
+        if gate is None or gate.current is None:
+            return events
+        return self._settled(events, query, served, gate)
+
+    def _settled(self, events: Iterator[Event], query: TextQuery, served: Served, gate: Gate) -> Iterator[Event]:
+        """The stream's events; at its end the reservation is settled to the text streamed (a
+        stream reports no usage), and to all of it when the stream broke or was closed midway."""
+        parts: list[str] = []
+        complete = False
+        try:
+            for name, data in events:
+                if name is None:
+                    parts.append(data["delta"])
+                complete = name == "done"
+                yield name, data
+        finally:
+            close = getattr(events, "close", None)
+            if close is not None:
+                close()  # a client gone midway: the upstream stream (and its throttle slot) ends now
+            spent = self._spent(query, served, 0, 0, "".join(parts)) if complete else None
+            gate.settle(served.provider, spent)
 
     @staticmethod
     def _replay(hit: dict[str, Any]) -> Iterator[Event]:
