@@ -185,7 +185,8 @@ def test_a_canceled_job_releases_its_reservation_once(client, gateway):
 
 
 def test_text_that_used_fewer_tokens_than_reserved_gives_the_rest_back(client, gateway):
-    gateway(BUDGET_DAILY_UNITS="0.06", ROUTE_TEXT="openai", TEXT_CACHE_TTL_SECONDS="0")  # one 1000-token reservation fits
+    # one reservation of 1000 max tokens fits; the cache is off so that every request reaches the vendor
+    gateway(BUDGET_DAILY_UNITS="0.06", ROUTE_TEXT="openai", TEXT_CACHE_TTL_SECONDS="0")
     body = {"prompt": "tell me a story", "max_tokens": 1000}
     estimate = (len(b"tell me a story") + 4 + 3 + 1000) / 1000 * 0.05
     for _ in range(3):  # each gives back all but the tokens it used, so the next one fits again
@@ -258,3 +259,53 @@ def test_health_says_whether_paid_routes_are_open_without_amounts(client, gatewa
     assert _submit(client).status_code == 202
     clock.advance(10)  # past the instance's short cache
     assert client("health").get("/api/v1/health").get_json()["paid_routes_open"] is False
+
+
+def test_a_failover_at_run_time_moves_the_reservation_to_the_provider_that_served(client, run_job, gateway, fakes):
+    gateway(
+        BUDGET_DAILY_UNITS="100",
+        BUDGET_PROVIDER_DAILY_UNITS="stability=30",
+        DASHSCOPE_API_KEYS="good-key",
+        ROUTE_TEXT_TO_IMAGE="stability,dashscope",
+    )
+    fakes["stability"].fail_next(503, {"name": "internal_error", "errors": ["down"]}, times=5)
+    job_id = _submit(client).get_json()["job_id"]
+    assert wiring.gateway().jobs.get(job_id).budget["provider"] == "stability"
+    assert run_job(job_id)["status"] == "succeeded"
+    assert wiring.gateway().jobs.get(job_id).provider == "dashscope"
+    assert _budget("provider_stability") == {"reserved": 0, "spent": 0, "remaining": 30}
+    assert _budget() == {"reserved": 0, "spent": 2, "remaining": 98}
+
+
+def test_a_job_run_again_after_its_worker_was_lost_reserves_again(client, run_job, gateway):
+    clock = gateway(BUDGET_DAILY_UNITS="6", LEASE_SECONDS="30")
+    job_id = _submit(client).get_json()["job_id"]
+    assert wiring.gateway().jobs.claim(job_id, "killed-worker", clock.now(), 30) is not None
+    clock.advance(31)  # the first worker may have been billed before it died: its reservation stays counted
+    assert run_job(job_id)["status"] == "succeeded"
+    assert _budget() == {"reserved": 3, "spent": 3, "remaining": 0}
+    assert _submit(client).status_code == 429
+
+
+def test_the_report_has_each_budgets_cap_use_reset_and_burn_rate(client, run_job, gateway):
+    clock = gateway(
+        BUDGET_DAILY_UNITS="30",
+        BUDGET_MONTHLY_UNITS="300",
+        BUDGET_PROVIDER_DAILY_UNITS="stability=12,gemini=5",
+        BUDGET_ANONYMOUS_DAILY_UNITS="9",
+    )
+    run_job(_submit(client).get_json()["job_id"])
+    _submit(client)
+    report = {(s.name, s.period): s for s in wiring.services().budgets.report()}
+    assert sorted(report) == [
+        ("anonymous", "day"),
+        ("deployment", "day"),
+        ("deployment", "month"),
+        ("provider_stability", "day"),
+    ]
+    day = report[("deployment", "day")]
+    midnight = clock.now() + _seconds_to_midnight(clock)
+    assert (day.cap, day.reserved, day.spent, day.remaining, day.resets_at) == (30, 3, 3, 24, midnight)
+    assert day.burn_rate_per_hour == 3 / 8  # the fake clock starts at 08:00 UTC
+    assert report[("anonymous", "day")].used_fraction == round(6 / 9, 6)
+    assert report[("deployment", "month")].resets_at == datetime(2027, 2, 1, tzinfo=ZoneInfo("UTC")).timestamp()
