@@ -2,7 +2,15 @@
 ``limits`` library's moving window on its in-memory storage (one process only), same run.
 
 Also fires 50 concurrent callers at one fresh bucket and prints the over-admission count
-(must be 0). Run: .venv/bin/python bench/limiter.py [--seconds 3]
+(must be 0).
+
+The spend guard (README "Spend guard"): admission decisions per second with budgets on (the
+limiter decision plus a reservation against four budgets and its settlement), the over-spend of
+50 concurrent reservations worth 3x the budget (must be 0), and, on the Firestore emulator,
+store operations per generation with budgets on (a reservation at submit on one instance, the
+settlement on the worker's) for generations paced like 5,000 a day, with budget leased to
+instances in chunks against a compare-and-set per reservation.
+Run: .venv/bin/python bench/limiter.py [--seconds 3] [--generations 200] [--no-firestore]
 """
 
 from __future__ import annotations
@@ -21,8 +29,10 @@ from limits import RateLimitItemPerMinute  # noqa: E402
 from limits.storage import MemoryStorage  # noqa: E402
 from limits.strategies import MovingWindowRateLimiter  # noqa: E402
 
+from shared.budget.lines import Reservation  # noqa: E402
+from shared.budget.rules import BudgetCaps, Spender, lines_for  # noqa: E402
 from shared.ratelimit.bucket import Policy  # noqa: E402
-from shared.stores.factory import open_sqlite  # noqa: E402
+from shared.stores.factory import Stores, open_sqlite  # noqa: E402
 
 KEYS = 1000
 
@@ -78,9 +88,167 @@ def over_admission(path: str, callers: int) -> int:
     return admitted - (policy.grace + policy.limit)
 
 
+# -- the spend guard ------------------------------------------------------------------------
+
+NOW = 1_800_000_000.0
+AMPLE = BudgetCaps(daily=1e9, monthly=1e10, provider_daily={"stability": 1e9}, anonymous_daily=1e9)
+
+
+def _reservation(index: int, now: float, caps: BudgetCaps = AMPLE, spender: Spender | None = None) -> Reservation:
+    lines = lines_for(caps, "stability", spender or Spender("anonymous"), now)
+    return Reservation(f"r{index}", 3.0, tuple(lines), "stability")
+
+
+def admission_rate(path: str, seconds: float, budgets: bool) -> float:
+    """Limiter decisions (one per request), plus with ``budgets`` a reservation against the four
+    budgets of an anonymous image and its settlement at the real cost: what a generation adds."""
+    stores = open_sqlite(path)
+    policy = Policy("donor", 10, grace=5)
+    count, deadline = 0, time.perf_counter() + seconds
+    started = time.perf_counter()
+    while time.perf_counter() < deadline:
+        for i in range(50):
+            now = NOW + (count + i) * 1e-4
+            stores.limiter.acquire(f"media:ip:{(count + i) % KEYS}", now, policy)
+            if budgets:
+                held = _reservation(count + i, now)
+                stores.budgets.reserve(held, now)
+                stores.budgets.settle(held, 3.0, now)
+        count += 50
+    rate = count / (time.perf_counter() - started)
+    stores.close()
+    return rate
+
+
+def overspend(stores: Stores, callers: int = 50) -> float:
+    """Units reserved past a 50-unit cap by ``callers`` 3-unit reservations at once (must be 0)."""
+    caps = BudgetCaps(daily=50.0)
+    lines = tuple(lines_for(caps, "stability", Spender("anonymous"), NOW))
+    admitted = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(callers)
+
+    def fire(index: int) -> None:
+        held = Reservation(f"burst{index}", 3.0, lines, "stability")
+        barrier.wait()
+        if stores.budgets.reserve(held, NOW) is None:
+            with lock:
+                admitted.append(held)
+
+    threads = [threading.Thread(target=fire, args=(i,)) for i in range(callers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    stores.budgets.flush()
+    usage = stores.budgets.usage(lines)[lines[0].key]
+    assert len(admitted) == 16, len(admitted)
+    return max(usage.reserved + usage.spent - 50.0, 0.0)
+
+
+def _generations(submit: Stores, worker: Stores, count: int, gap: float, spender: Spender | None = None) -> tuple:
+    """``count`` generations ``gap`` seconds apart: reserve on the submit instance, settle on the
+    worker's. Returns (writes, reads) per generation, both instances, shutdown hand-back included."""
+    caps = BudgetCaps(daily=1e6, monthly=1e7, provider_daily={"stability": 1e6}, anonymous_daily=1e6)
+    if spender is not None:
+        caps = BudgetCaps(daily=1e6, monthly=1e7, provider_daily={"stability": 1e6}, user_monthly={"registered": 1e6})
+    before = [submit.ops.total(), worker.ops.total()]
+    for i in range(count):
+        now = NOW + i * gap
+        held = _reservation(i, now, caps, spender)
+        assert submit.budgets.reserve(held, now) is None
+        worker.budgets.settle(held, 3.0, now + 5)
+    submit.budgets.flush()
+    worker.budgets.flush()
+    used = [submit.ops.total().minus(before[0]), worker.ops.total().minus(before[1])]
+    return sum(u.writes for u in used) / count, sum(u.reads for u in used) / count
+
+
+def _firestore_rate(stores: Stores, seconds: float, threads: int) -> float:
+    """Reserve + settle per second on one instance, ``threads`` at once (distinct callers)."""
+    count = [0]
+    lock = threading.Lock()
+    deadline = time.perf_counter() + seconds
+
+    def run(worker: int) -> None:
+        done = 0
+        while time.perf_counter() < deadline:
+            held = _reservation(worker * 1_000_000 + done, NOW)
+            stores.budgets.reserve(held, NOW)
+            stores.budgets.settle(held, 3.0, NOW)
+            done += 1
+        with lock:
+            count[0] += done
+
+    started = time.perf_counter()
+    workers = [threading.Thread(target=run, args=(i,)) for i in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    return count[0] / (time.perf_counter() - started)
+
+
+def firestore_report(generations: int, seconds: float) -> None:
+    import os
+    import uuid
+
+    from shared.config import Settings
+    from shared.stores.factory import open_firestore
+    from shared.stores.firestore import budgets as leasing
+
+    emulator = None
+    host = os.environ.get("FIRESTORE_EMULATOR_HOST")
+    if host is None:
+        from tests.firestore_emulator import FirestoreEmulator, missing_requirements
+
+        if missing_requirements():
+            print(f"spend guard on Firestore: skipped ({missing_requirements()})")
+            return
+        emulator = FirestoreEmulator(Path(tempfile.mkdtemp()) / "emulator.log")
+        host = os.environ["FIRESTORE_EMULATOR_HOST"] = emulator.host
+
+    def bundle() -> Stores:
+        project = f"demo-bench-budget-{uuid.uuid4().hex[:8]}"
+        return open_firestore(Settings(store="firestore", firestore_emulator_host=host, firestore_project=project))
+
+    try:
+        print(f"spend guard on the Firestore emulator ({generations} generations, one every 17 s = 5,000 a day):")
+        for name, prefetch in (("leased in chunks (default)", leasing.PREFETCH), ("no chunks: CAS each", 0)):
+            leasing.PREFETCH = prefetch
+            submit = bundle()
+            worker = open_firestore(submit_settings(submit))
+            writes, reads = _generations(submit, worker, generations, 17.0)
+            user_writes, user_reads = _generations(submit, worker, generations, 17.0, Spender("registered", "u1"))
+            rate = _firestore_rate(submit, seconds, threads=8)
+            print(
+                f"  {name:<27} extra per generation: anonymous {writes:.2f} writes {reads:.2f} reads; "
+                f"signed-in with a user cap {user_writes:.2f} writes {user_reads:.2f} reads; "
+                f"{rate:,.0f} reserve+settle/s (8 threads, 1 instance)"
+            )
+            over = overspend(bundle())
+            print(f"    over-spend, 50 concurrent reservations worth 3x the budget: {over:g} units")
+            worker.close()
+            submit.close()
+        leasing.PREFETCH = 8
+    finally:
+        if emulator is not None:
+            emulator.stop()
+
+
+def submit_settings(stores: Stores):
+    """The settings of another instance on the same project (a worker function's)."""
+    from shared.config import Settings
+
+    db = stores.budgets.db  # type: ignore[attr-defined]
+    return Settings(store="firestore", firestore_emulator_host=db.emulator_host, firestore_project=db.project)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--generations", type=int, default=200)
+    parser.add_argument("--no-firestore", action="store_true")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="bench-limiter-"))
     baseline = limits_rate(args.seconds)
@@ -99,6 +267,19 @@ def main() -> None:
     print(f"ours, SQLite WAL, 1 process             {single:>10.0f} decisions/s  {single / baseline:.2f}x")
     print(f"ours, SQLite WAL, 2 processes, one file {multi:>10.0f} decisions/s  {multi / baseline:.2f}x")
     print(f"over-admission with 50 concurrent callers: {over_admission(str(folder / 'burst.sqlite3'), 50)}")
+    plain = admission_rate(str(folder / "plain.sqlite3"), args.seconds, budgets=False)
+    guarded = admission_rate(str(folder / "guarded.sqlite3"), args.seconds, budgets=True)
+    print("spend guard (4 budgets: day, month, provider, anonymous pool), SQLite, 1 process:")
+    print(f"  admission without budgets                {plain:>10.0f} decisions/s  {plain / baseline:.2f}x")
+    print(
+        f"  admission + reserve + settle             {guarded:>10.0f} decisions/s  {guarded / baseline:.2f}x"
+        f"  ({guarded / plain:.2f}x of without)"
+    )
+    burst = open_sqlite(folder / "overspend.sqlite3")
+    print(f"  over-spend, 50 concurrent reservations worth 3x the budget: {overspend(burst):g} units")
+    burst.close()
+    if not args.no_firestore:
+        firestore_report(args.generations, args.seconds)
 
 
 if __name__ == "__main__":

@@ -108,3 +108,29 @@ def test_four_firestore_instances_never_pass_the_cap_and_lose_nothing(instances)
     # handed back; once handed back they are admitted: over both rounds, exactly the budget.
     assert sum(rounds) == 16, rounds
     assert rounds[0] >= 16 - 3 * 2, rounds  # at most a 2-unit prefetch was idle in each other instance
+
+
+def test_what_budget_operations_cost_on_firestore(instances):
+    """A reservation from the instance's pool costs nothing; a refill one read and one write (a
+    compare-and-set for every budget of the document); settling costs nothing until the spend
+    has waited FLUSH_SECONDS, then one write; a pool idle that long goes back in the same write."""
+    from shared.stores.firestore.budgets import FLUSH_SECONDS
+
+    submit, worker = instances[0], instances[1]
+
+    def cost(stores: Stores, action) -> tuple[int, int]:
+        with stores.ops.track() as tally:
+            action()
+        return tally.reads, tally.writes
+
+    held = [Reservation(f"c{i}", 1.0, LINES, "stability") for i in range(12)]
+    assert cost(submit, lambda: submit.budgets.reserve(held[0], NOW)) == (2, 2)  # day and month documents
+    assert cost(submit, lambda: submit.budgets.reserve(held[1], NOW)) == (0, 0)  # from the pool
+    assert cost(worker, lambda: worker.budgets.settle(held[0], 1.0, NOW)) == (0, 0)
+    assert cost(worker, lambda: worker.budgets.settle(held[1], 0.5, NOW + FLUSH_SECONDS)) == (0, 2)
+    tomorrow = Reservation("t", 1.0, (BudgetLine("day:2027-01-16", "deployment", 16.0, NOW + 90000),), "stability")
+    later = NOW + 2 * FLUSH_SECONDS  # yesterday's pools went idle: handed back, one write per document
+    assert cost(submit, lambda: submit.budgets.reserve(tomorrow, later)) == (1, 3)
+    usage = worker.budgets.usage(LINES)
+    assert (usage[DAY.key].spent, usage[DAY.key].reserved) == (1.5, 0)  # 1 + 0.5 spent, 0.5 given back
+    assert usage[ANONYMOUS.key].reserved == 0 and usage[MONTH.key].spent == 1.5

@@ -16,8 +16,9 @@ Each instance keeps a *pool* per pooled budget: units granted to it and not rese
   reservations' worth: there every reservation is its own compare-and-set, nothing is stranded
   in a pool). A budget without room refuses the whole reservation, nothing is taken.
 * settle: the unspent part goes into this instance's pool (it is granted already) and the spent
-  part is remembered; both reach the document with the next compare-and-set on it, or with one
-  ``Increment`` write (no read) once pending for ``FLUSH_SECONDS``, and at shutdown (``flush``).
+  part is remembered, to reach the document with the next compare-and-set on it, or with one
+  ``Increment`` write (no read) once pending for ``FLUSH_SECONDS``; a pool left unused that long
+  is handed back in the same write, and every pool at shutdown (``flush``).
 * a user's own budget (not pooled: one caller, who may reach any instance) is reserved with a
   compare-and-set on the user's document, and its unspent part given back at once.
 
@@ -54,7 +55,13 @@ _SETTLED_MEMORY = 20000
 class _Pool:
     units: float = 0.0  # granted to this instance, not reserved
     spent: float = 0.0  # settled here, not written yet
-    since: float | None = None  # when the oldest change not written yet happened
+    spent_since: float | None = None  # when the oldest spend not written yet was settled
+    used_at: float = 0.0  # the last reservation or settlement that touched it
+
+    def due(self, now: float, after: float) -> bool:
+        """Whether to write back now: spend pending for ``after`` seconds, or units idle as long."""
+        stale_spend = self.spent_since is not None and now - self.spent_since >= after
+        return stale_spend or (self.units > EPSILON and now - self.used_at >= after)
 
 
 def _fits(granted: float, units: float, cap: float) -> bool:
@@ -118,12 +125,13 @@ class FirestoreBudgetStore:
                 short = {line.name: units - self._pool(line).units for line in lines}
                 short = {name: need for name, need in short.items() if need > EPSILON}
                 if short:
-                    refused = self._refill(group, lines, short, units, now)
+                    refused = self._refill(group, lines, short, units)
                     if refused is not None:
                         return refused
             for line in pooled:  # every pool holds the units now: take them, all at once
                 pool = self._pool(line)
                 pool.units = max(pool.units - units, 0.0)
+                pool.used_at = now
         done: list[BudgetLine] = []
         for line in direct:
             if not self._take_direct(line, units):
@@ -135,9 +143,7 @@ class FirestoreBudgetStore:
         self._flush_stale(now)
         return None
 
-    def _refill(
-        self, group: str, lines: list[BudgetLine], short: dict[str, float], units: float, now: float
-    ) -> BudgetLine | None:
+    def _refill(self, group: str, lines: list[BudgetLine], short: dict[str, float], units: float) -> BudgetLine | None:
         """One compare-and-set raising ``granted`` of the short budgets of ``group`` (and writing
         this instance's pending spend there); the first budget without room refuses, writing nothing."""
         ref = self._ref(group)
@@ -168,9 +174,8 @@ class FirestoreBudgetStore:
             if written:
                 for name, take in takes.items():
                     pools[name].units += take
-                for pool in pools.values():  # pending now: only the units held (given back within FLUSH_SECONDS)
-                    pool.spent = 0.0
-                    pool.since = (pool.since or now) if pool.units > EPSILON else None
+                for pool in pools.values():  # the spend pending is written now
+                    pool.spent, pool.spent_since = 0.0, None
                 return None
         raise Contention("this budget")
 
@@ -218,7 +223,9 @@ class FirestoreBudgetStore:
                 pool = self._pool(line)
                 pool.units += units - used
                 pool.spent += used
-                pool.since = pool.since if pool.since is not None else now
+                pool.used_at = now
+                if used > 0 and pool.spent_since is None:
+                    pool.spent_since = now
 
     def _give_direct(self, line: BudgetLine, units: float, used: float) -> None:
         from google.cloud.firestore import Increment
@@ -248,8 +255,7 @@ class FirestoreBudgetStore:
     def _flush_stale(self, now: float) -> None:
         with self._lock:
             for group, pools in list(self._pools.items()):
-                oldest = min((p.since for p in pools.values() if p.since is not None), default=None)
-                if oldest is not None and now - oldest >= self.flush_seconds:
+                if any(pool.due(now, self.flush_seconds) for pool in pools.values()):
                     self._flush_group(group)
 
     def flush(self) -> None:

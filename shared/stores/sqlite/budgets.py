@@ -27,24 +27,24 @@ class SqliteBudgetStore:
 
     def reserve(self, reservation: Reservation, now: float) -> BudgetLine | None:
         units = float(reservation.units)
+        keys = [line.key for line in reservation.lines]
+        marks = ", ".join("?" for _ in keys)
         with self.db.write() as conn:
             if conn.execute("SELECT 1 FROM budget_reservations WHERE id = ?", (reservation.id,)).fetchone():
                 return None  # already made
+            used = dict(conn.execute(f"SELECT key, reserved + spent FROM budget_lines WHERE key IN ({marks})", keys))
             for line in reservation.lines:
-                row = conn.execute("SELECT reserved + spent FROM budget_lines WHERE key = ?", (line.key,)).fetchone()
-                if not _fits(float(row[0]) if row else 0.0, units, line.cap):
+                if not _fits(float(used.get(line.key, 0.0)), units, line.cap):
                     return line
-            for line in reservation.lines:
-                conn.execute(
-                    "INSERT INTO budget_lines (key, cap, reserved, spent, resets_at, updated_at) "
-                    "VALUES (?, ?, ?, 0, ?, ?) ON CONFLICT(key) DO UPDATE SET cap = excluded.cap, "
-                    "reserved = reserved + excluded.reserved, updated_at = excluded.updated_at",
-                    (line.key, line.cap, units, line.resets_at, now),
-                )
-            keys = json.dumps([line.key for line in reservation.lines])
+            conn.executemany(
+                "INSERT INTO budget_lines (key, cap, reserved, spent, resets_at, updated_at) "
+                "VALUES (?, ?, ?, 0, ?, ?) ON CONFLICT(key) DO UPDATE SET cap = excluded.cap, "
+                "reserved = reserved + excluded.reserved, updated_at = excluded.updated_at",
+                [(line.key, line.cap, units, line.resets_at, now) for line in reservation.lines],
+            )
             conn.execute(
                 "INSERT INTO budget_reservations (id, keys, units, created_at) VALUES (?, ?, ?, ?)",
-                (reservation.id, keys, units, now),
+                (reservation.id, json.dumps(keys), units, now),
             )
         return None
 
@@ -53,14 +53,13 @@ class SqliteBudgetStore:
             row = conn.execute("SELECT keys, units FROM budget_reservations WHERE id = ?", (reservation.id,)).fetchone()
             if row is None:
                 return False
-            units = float(row[1])
+            keys, units = json.loads(row[0]), float(row[1])
             used = min(max(float(spent), 0.0), units)
-            for key in json.loads(row[0]):
-                conn.execute(
-                    "UPDATE budget_lines SET reserved = MAX(reserved - ?, 0), spent = spent + ?, updated_at = ? "
-                    "WHERE key = ?",
-                    (units, used, now, key),
-                )
+            conn.execute(
+                "UPDATE budget_lines SET reserved = MAX(reserved - ?, 0), spent = spent + ?, updated_at = ? "
+                f"WHERE key IN ({', '.join('?' for _ in keys)})",
+                (units, used, now, *keys),
+            )
             conn.execute("DELETE FROM budget_reservations WHERE id = ?", (reservation.id,))
         return True
 
