@@ -118,8 +118,7 @@ class JobService:
         if idempotency_key is not None:  # what the key stands for: the same key with another request is refused
             params[REQUEST_HASH] = dedupe_key(caller.key, mode, params, data, 0.0, 1.0)
         params.setdefault("seed", secrets.randbelow(2**31))
-        # The spend guard reserves the job's cost before it is accepted (BudgetExhausted if none fits).
-        reservation = self.budget.reserve_job(caller, mode, params) if self.budget is not None else None
+        reservation = self._reserve(caller, mode, params, job_id if derived else None)
         try:
             input_key = self._upload(image)
             job = Job(
@@ -142,6 +141,21 @@ class JobService:
         if not created:
             self._release(reservation)  # an identical submit's job holds its own
         return self._accepted(stored, created, params, idempotency_key, input_key)
+
+    def _reserve(
+        self, caller: Caller, mode: Mode, params: dict[str, Any], derived_id: str | None
+    ) -> Reservation | None:
+        """The spend guard's reservation of the job about to be accepted; ``BudgetExhausted`` when
+        nothing fits, unless an identical submit made the job already (it is answered as usual)."""
+        if self.budget is None:
+            return None
+        try:
+            return self.budget.reserve_job(caller, mode, params)
+        except errors.BudgetExhausted:
+            existing = self.store.get(derived_id) if derived_id is not None else None
+            if existing is None or existing.status in (JobStatus.FAILED, JobStatus.CANCELED):
+                raise
+            return None  # and should it be gone meanwhile, the runner reserves before any paid call
 
     def _upload(self, image: CheckedImage | None) -> str | None:
         if image is None:
