@@ -149,7 +149,12 @@ class Settings(BaseSettings):
     # A nested model reads its fields from PREFIX_FIELD: STABILITY_BASE_URL -> stability.base_url,
     # ROUTE_TEXT_TO_IMAGE -> route.text_to_image (one split, at the first underscore).
     model_config = SettingsConfigDict(
-        env_file=None, extra="ignore", frozen=True, env_nested_delimiter="_", env_nested_max_split=1
+        env_file=None,
+        extra="ignore",
+        frozen=True,
+        env_nested_delimiter="_",
+        env_nested_max_split=1,
+        hide_input_in_errors=True,  # a refusal must never print the environment (secrets) it was given
     )
 
     # process

@@ -108,3 +108,13 @@ def test_outside_production_an_empty_secret_is_unset(monkeypatch, tmp_path):
 def test_a_session_signer_refuses_an_empty_key():
     with pytest.raises(ValueError, match="empty"):
         SignedSessions(b"", 3600)
+
+
+def test_a_refused_setting_never_prints_the_secrets_it_was_given(monkeypatch, tmp_path):
+    monkeypatch.setenv("DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("SESSION_SECRET", STRONG)
+    monkeypatch.setenv("DISPATCHER", "cloudtasks")  # without its queue: refused
+    monkeypatch.delenv("CLOUD_TASKS_QUEUE", raising=False)
+    with pytest.raises(Exception, match="CLOUD_TASKS_QUEUE") as refused:
+        Settings()
+    assert STRONG[-12:] not in str(refused.value) and STRONG[:12] not in str(refused.value)
