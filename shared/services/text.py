@@ -124,7 +124,7 @@ class TextService:
             self.cache.put(key, value, self.clock.now() + self.cache_ttl)
 
     def _gate(self, query: TextQuery, caller: Caller | None) -> Gate | None:
-        if self.budget is None:
+        if self.budget is None or not self.budget.enabled:
             return None
         return self.budget.text_gate(caller, [m.content for m in query.messages], query.max_tokens)
 
