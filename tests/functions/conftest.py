@@ -7,8 +7,18 @@ from tests.conftest import TASKS_TOKEN, function_client
 
 @pytest.fixture
 def client(env):
-    """``client("jobs")`` -> the test client of that entry point's real app."""
-    return function_client
+    """``client("jobs")`` -> the test client of that entry point's real app. All of a test's
+    clients are ONE browser: they share the cookie jar, so the anonymous visitor id the first
+    submit got (the ``__session`` cookie) owns the jobs the test lists, cancels or resubmits.
+    Another visitor: ``function_client(...)`` (a jar of its own)."""
+    jar: dict = {}
+
+    def browser_client(target: str):  # type: ignore[no-untyped-def]
+        made = function_client(target)
+        made._cookies = jar  # werkzeug's cookie jar: one per browser, not per function
+        return made
+
+    return browser_client
 
 
 @pytest.fixture

@@ -176,7 +176,9 @@ def test_an_idempotency_key_reused_with_another_body_is_422(env):
     assert again.status_code == 200 and again.get_json()["job_id"] == first.get_json()["job_id"]
     other = client.post(T2I, json={"prompt": "a wolf"}, headers={"Idempotency-Key": "k-1"})
     _envelope(other, 422, "idempotency_key_reused")
-    video = function_client("generate_text_to_video").post(
+    video_client = function_client("generate_text_to_video")  # the same browser: its visitor cookie
+    video_client.set_cookie("__session", client.get_cookie("__session").value)
+    video = video_client.post(
         "/api/v1/generate/text-to-video", json={"prompt": "a fox"}, headers={"Idempotency-Key": "k-1"}
     )
     _envelope(video, 422, "idempotency_key_reused")

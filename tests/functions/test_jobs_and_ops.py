@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from shared import wiring
 from shared.config import Settings
-from tests.conftest import TASKS_TOKEN
+from tests.conftest import TASKS_TOKEN, function_client
 from tests.fakes.clock import FakeClock
 
 T2I = "/api/v1/generate/text-to-image"
@@ -35,7 +35,7 @@ def test_function_called_at_its_own_url_routes_the_same(client):
 
 def test_list_shows_only_the_callers_jobs(client):
     mine = {_submit(client, f"p{i}") for i in range(2)}
-    other = client("generate_text_to_image").post(
+    other = function_client("generate_text_to_image").post(  # another browser (another address, too)
         T2I, json={"prompt": "theirs"}, environ_base={"REMOTE_ADDR": "10.0.0.9"}
     )
     assert other.status_code == 202

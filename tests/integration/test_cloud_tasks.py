@@ -48,8 +48,8 @@ def cloudtasks_env(env, fake, monkeypatch):
     return monkeypatch
 
 
-def _submit(prompt: str, status: int = 202) -> str:
-    response = function_client("generate_text_to_image").post(T2I, json={"prompt": prompt})
+def _submit(prompt: str, status: int = 202, browser=None) -> str:  # type: ignore[no-untyped-def]
+    response = (browser or function_client("generate_text_to_image")).post(T2I, json={"prompt": prompt})
     assert response.status_code == status, response.get_json()
     return response.get_json()["job_id"]
 
@@ -83,7 +83,8 @@ def test_the_same_job_is_enqueued_once(cloudtasks_env, fake, caplog):
 
     cloudtasks_env.setenv("SUBMIT_DEDUPE_SECONDS", "30")  # identical submits share a job: no second create
     wiring.reset()
-    assert _submit("same fox") == _submit("same fox", status=200)
+    browser = function_client("generate_text_to_image")  # identical submits of one visitor (its cookie)
+    assert _submit("same fox", browser=browser) == _submit("same fox", status=200, browser=browser)
     assert len(fake.creates) == 3 and len(fake.tasks) == 2
 
 
