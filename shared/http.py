@@ -15,7 +15,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Any
 
 import flask
 from pydantic import BaseModel, ValidationError
@@ -27,10 +27,10 @@ from shared.config import Settings
 from shared.domain import Contention
 from shared.logging import log_fields, redact_path, request_id_var, trace_var
 from shared.models import ErrorEnvelope
+from shared.routes import BodyKind, Route, delete, get, post  # noqa: F401 - route declarations use http.get etc.
 
 log = logging.getLogger("gateway.http")
 
-BodyKind = Literal["json", "multipart", "none"]
 _RID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _DRAIN_CAP = 64 * 1024 * 1024
 DONATION_LINK = "/donate"
@@ -70,20 +70,6 @@ class Reply:
 Handler = Callable[[Call], "Reply | flask.Response"]
 # An Api whose callers expect another error shape (the OpenAI-compatible surface): (status, body) for an error.
 ErrorBody = Callable[[errors.AppError, str], "tuple[int, BaseModel]"]
-
-
-@dataclass(frozen=True)
-class Route:
-    method: str
-    path: str
-    handler: Handler
-    body: type[BaseModel] | None = None
-    body_kind: BodyKind = "none"
-    answer: type[BaseModel] | None = None
-    status: int = 200
-    summary: str = ""
-    tag: str = "gateway"
-    answer_media: str = "application/json"
 
 
 # Every deployable function's Api: the OpenAPI document and the dev server's mounts come from here.
@@ -365,48 +351,6 @@ def _preflight(settings: Settings, origin: str | None, methods: str) -> flask.Re
 def _grant_cors(response: flask.Response, settings: Settings, origin: str | None) -> None:
     response.headers.add("Vary", "Origin")
     response.headers.update(browser.cors_headers(settings, origin))  # ``*``: never with credentials
-
-
-def get(
-    path: str,
-    handler: Handler,
-    *,
-    answer: type[BaseModel] | None = None,
-    summary: str = "",
-    tag: str = "gateway",
-    answer_media: str = "application/json",
-) -> Route:
-    return Route("GET", path, handler, answer=answer, summary=summary, tag=tag, answer_media=answer_media)
-
-
-def post(
-    path: str,
-    handler: Handler,
-    *,
-    body: type[BaseModel] | None = None,
-    body_kind: BodyKind = "json",
-    answer: type[BaseModel] | None = None,
-    status: int = 200,
-    summary: str = "",
-    tag: str = "gateway",
-) -> Route:
-    return Route(
-        "POST",
-        path,
-        handler,
-        body=body,
-        body_kind=body_kind if body else "none",
-        answer=answer,
-        status=status,
-        summary=summary,
-        tag=tag,
-    )
-
-
-def delete(
-    path: str, handler: Handler, *, answer: type[BaseModel] | None = None, summary: str = "", tag: str = "gateway"
-) -> Route:
-    return Route("DELETE", path, handler, answer=answer, summary=summary, tag=tag)
 
 
 def sse_response(

@@ -10,6 +10,7 @@ from shared import errors, http, wiring
 from shared.api import API_PREFIX, views
 from shared.domain import Mode
 from shared.models import (
+    TEXT_EVENTS,
     ImageToImageRequest,
     ImageToVideoRequest,
     JobAccepted,
@@ -88,8 +89,11 @@ def _api(function: str, path: str, mode: Mode, body: type, kind: http.BodyKind) 
         body_kind=kind,
         answer=JobAccepted,
         status=202,
+        also=(200,),  # an identical submit (or the same Idempotency-Key) answers the job it already made
         summary=f"Queue a {mode.value} job",
         tag="generate",
+        errors=(429, 503),
+        headers=("Location", "RateLimit", "RateLimit-Policy"),
     )
     return http.Api(function, f"{API_PREFIX}/generate/{path}", [route], wiring.settings)
 
@@ -111,8 +115,12 @@ text = http.Api(
             _text,
             body=TextRequest,
             answer=TextAnswer,
+            answer_media=("text/event-stream",),
+            events=TEXT_EVENTS,
             summary="Generate text (JSON, or text/event-stream when stream is true)",
             tag="generate",
+            errors=(424, 429, 502, 503),
+            headers=("RateLimit", "RateLimit-Policy"),
         )
     ],
     wiring.settings,

@@ -31,7 +31,14 @@ api = http.Api(
     [
         http.get("", _list, answer=JobList, summary="The caller's recent jobs", tag="jobs"),
         http.get("/<job_id>", _get, answer=JobView, summary="One job, with position, ETA and result", tag="jobs"),
-        http.delete("/<job_id>", _cancel, answer=JobView, summary="Cancel a queued or running job", tag="jobs"),
+        http.delete(
+            "/<job_id>",
+            _cancel,
+            answer=JobView,
+            summary="Cancel a queued or running job",
+            tag="jobs",
+            errors=(409, 503),  # 409: the job has already finished
+        ),
     ],
     wiring.settings,
 )

@@ -6,6 +6,7 @@ import flask
 
 from shared import http, wiring
 from shared.api import API_PREFIX
+from shared.models import MediaQuery
 
 
 def _media(call: http.Call) -> flask.Response:
@@ -25,7 +26,9 @@ api = http.Api(
             _media,
             summary="A generated file (signed URL)",
             tag="media",
-            answer_media="application/octet-stream",
+            answer_media=("image/png", "image/jpeg", "image/webp", "video/mp4", "text/plain"),
+            errors=(403,),
+            query=MediaQuery,
         )
     ],
     wiring.settings,

@@ -50,6 +50,8 @@ api = http.Api(
             answer=RunJobAnswer,
             summary="Run one queued job (dispatcher target)",
             tag="ops",
+            errors=(401, 503),
+            security=("tasksToken", "tasksTokenHeader"),
         )
     ],
     wiring.settings,
@@ -64,6 +66,8 @@ sweep_api = http.Api(
             answer=RedispatchAnswer,
             summary="Requeue expired leases and dispatch stale queued jobs again (scheduler target)",
             tag="ops",
+            errors=(401, 503),
+            security=("tasksToken", "tasksTokenHeader"),
         )
     ],
     wiring.settings,

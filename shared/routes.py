@@ -1,0 +1,127 @@
+"""What a route is: method, path, handler, body and answer models, and every status it answers.
+
+``shared.http`` serves routes and ``shared.openapi`` documents them from the same declarations
+(``shared/api/*``), so each status, media type and header a route answers is said once. The
+defaults below are what the HTTP edge itself answers; a declaration adds what its use case raises.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import BaseModel
+
+if TYPE_CHECKING:
+    from shared.http import Handler
+
+BodyKind = Literal["json", "multipart", "none"]
+
+ROUTING = (404, 405)  # a path under the function's base that no route serves; a method no route there serves
+LIMITS = (414, 431)  # the HTTP server's own: a request line or headers too long to read
+BODY = (400, 413, 415, 422)  # unreadable body, over the size limit, wrong content type, invalid fields
+CROSS_SITE = (403,)  # a write that only the __session cookie authenticates, from another site (shared/browser.py)
+WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    handler: Handler
+    body: type[BaseModel] | None = None
+    body_kind: BodyKind = "none"
+    answer: type[BaseModel] | None = None  # the application/json answer
+    status: int = 200
+    summary: str = ""
+    tag: str = "gateway"
+    answer_media: tuple[str, ...] = ()  # other media types of the answer: a stream, a file's types
+    also: tuple[int, ...] = ()  # other success statuses with the same answer
+    errors: tuple[int, ...] = (*ROUTING, *LIMITS)  # every error status (each answers the error envelope)
+    headers: tuple[str, ...] = ()  # headers every success answer carries (names in shared.openapi.HEADERS)
+    security: tuple[str, ...] = ()  # schemes, any one of which is required (shared.openapi.SECURITY)
+    query: type[BaseModel] | None = None  # the query parameters the handler reads
+    events: tuple[tuple[str, type[BaseModel]], ...] = ()  # a text/event-stream answer's events: (name, data)
+
+
+def error_statuses(method: str, body_kind: BodyKind, extra: tuple[int, ...]) -> tuple[int, ...]:
+    codes = {*ROUTING, *LIMITS, *extra}
+    if method in WRITES:
+        codes.update(CROSS_SITE)
+    if body_kind != "none":
+        codes.update(BODY)
+    return tuple(sorted(codes))
+
+
+def get(
+    path: str,
+    handler: Handler,
+    *,
+    answer: type[BaseModel] | None = None,
+    summary: str = "",
+    tag: str = "gateway",
+    answer_media: tuple[str, ...] = (),
+    errors: tuple[int, ...] = (),
+    query: type[BaseModel] | None = None,
+) -> Route:
+    return Route(
+        "GET",
+        path,
+        handler,
+        answer=answer,
+        summary=summary,
+        tag=tag,
+        answer_media=answer_media,
+        errors=error_statuses("GET", "none", errors),
+        query=query,
+    )
+
+
+def post(
+    path: str,
+    handler: Handler,
+    *,
+    body: type[BaseModel] | None = None,
+    body_kind: BodyKind = "json",
+    answer: type[BaseModel] | None = None,
+    status: int = 200,
+    also: tuple[int, ...] = (),
+    summary: str = "",
+    tag: str = "gateway",
+    answer_media: tuple[str, ...] = (),
+    errors: tuple[int, ...] = (),
+    headers: tuple[str, ...] = (),
+    security: tuple[str, ...] = (),
+    events: tuple[tuple[str, type[BaseModel]], ...] = (),
+) -> Route:
+    kind: BodyKind = body_kind if body else "none"
+    return Route(
+        "POST",
+        path,
+        handler,
+        body=body,
+        body_kind=kind,
+        answer=answer,
+        status=status,
+        summary=summary,
+        tag=tag,
+        answer_media=answer_media,
+        also=also,
+        errors=error_statuses("POST", kind, errors),
+        headers=headers,
+        security=security,
+        events=events,
+    )
+
+
+def delete(
+    path: str,
+    handler: Handler,
+    *,
+    answer: type[BaseModel] | None = None,
+    summary: str = "",
+    tag: str = "gateway",
+    errors: tuple[int, ...] = (),
+) -> Route:
+    codes = error_statuses("DELETE", "none", errors)
+    return Route("DELETE", path, handler, answer=answer, summary=summary, tag=tag, errors=codes)
