@@ -7,10 +7,13 @@ served by the ``media`` function. Bucket stores sign their own URLs.
 from __future__ import annotations
 
 import hashlib
+import heapq
 import hmac
 import mimetypes
 import os
 import re
+import shutil
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import quote, urlencode
@@ -27,8 +30,24 @@ CONTENT_TYPES = {
 EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp", "video/mp4": "mp4"}
 
 
+# Operations files (database backups) live beside the media under their own prefix. No media URL
+# ever names one: ``valid_key`` refuses them, so the media function never serves them.
+_OPS_KEY = re.compile(r"^backups/[A-Za-z0-9_-][A-Za-z0-9_.-]{0,120}$")
+
+
 def valid_key(key: str) -> bool:
     return bool(_KEY.match(key))
+
+
+def ops_key(key: str) -> bool:
+    return bool(_OPS_KEY.match(key)) and ".." not in key
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    key: str
+    size: int
+    modified: float  # epoch seconds of the last write
 
 
 def content_type_for(key: str) -> str:
@@ -53,6 +72,16 @@ class MediaStore(Protocol):
 
     def local_path(self, key: str) -> Path | None:
         """The file behind ``key``, or None (bad key, or no local files)."""
+
+    def objects(self, prefix: str, start_after: str = "", limit: int = 1000) -> list[StoredObject]:
+        """Up to ``limit`` media or operations objects under the folder ``prefix`` ("outputs/"),
+        in key order, after ``start_after``."""
+
+    def upload(self, key: str, source: Path) -> None:
+        """Store a file under an operations key (``backups/...``), streamed from disk."""
+
+    def download(self, key: str, target: Path) -> bool:
+        """Write an operations object to ``target``; False if there is none."""
 
 
 _EXPIRES = re.compile(r"^[0-9]{1,12}$")  # ASCII digits only: "²" passes str.isdigit() and breaks int()
@@ -91,10 +120,48 @@ class LocalMediaStore:
             return None
 
     def delete(self, key: str) -> None:
+        """A media key or an operations key; one already gone is fine."""
         try:
-            self.path_for(key).unlink()
+            (self._ops_path(key) if ops_key(key) else self.path_for(key)).unlink()
         except (FileNotFoundError, ValueError):
             pass
+
+    def _ops_path(self, key: str) -> Path:
+        if not ops_key(key):
+            raise ValueError("invalid operations key")
+        return self.root / key
+
+    def objects(self, prefix: str, start_after: str = "", limit: int = 1000) -> list[StoredObject]:
+        folder = self.root / prefix
+        if not prefix.endswith("/") or self.root not in folder.resolve().parents or not folder.is_dir():
+            return []
+        keys = []
+        for path in folder.rglob("*"):
+            key = path.relative_to(self.root).as_posix()
+            if key > start_after and (valid_key(key) or ops_key(key)):  # never a half-written .tmp
+                keys.append((key, path))
+        found = []
+        for key, path in heapq.nsmallest(limit, keys):
+            try:
+                stat = path.stat()
+            except FileNotFoundError:  # deleted meanwhile
+                continue
+            found.append(StoredObject(key, stat.st_size, stat.st_mtime))
+        return found
+
+    def upload(self, key: str, source: Path) -> None:
+        path = self._ops_path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
+        shutil.copyfile(source, tmp)
+        os.replace(tmp, path)
+
+    def download(self, key: str, target: Path) -> bool:
+        try:
+            shutil.copyfile(self._ops_path(key), target)
+        except (FileNotFoundError, ValueError):
+            return False
+        return True
 
     def signature(self, key: str, expires: int) -> str:
         message = f"{key}\n{expires}".encode()

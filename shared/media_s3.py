@@ -7,9 +7,12 @@ are the same as the local store's (``outputs/<job id>.png``), under an optional 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from shared.media import content_type_for, valid_key
+from shared.media import StoredObject, content_type_for, ops_key, valid_key
+
+if TYPE_CHECKING:
+    from shared.config import Settings
 
 
 class S3MediaStore:
@@ -45,10 +48,43 @@ class S3MediaStore:
         return answer["Body"].read()
 
     def delete(self, key: str) -> None:
+        """A media key or an operations key; one already gone is fine (S3 deletes are idempotent)."""
         try:
-            self.client.delete_object(Bucket=self.bucket, Key=self._object(key))
+            name = self.prefix + key if ops_key(key) else self._object(key)
         except ValueError:
-            pass
+            return
+        self.client.delete_object(Bucket=self.bucket, Key=name)
+
+    def objects(self, prefix: str, start_after: str = "", limit: int = 1000) -> list[StoredObject]:
+        if not prefix.endswith("/"):
+            return []
+        request = {"Bucket": self.bucket, "Prefix": self.prefix + prefix, "MaxKeys": min(limit, 1000)}
+        if start_after:
+            request["StartAfter"] = self.prefix + start_after
+        listed = self.client.list_objects_v2(**request).get("Contents", [])
+        found = [
+            StoredObject(item["Key"][len(self.prefix) :], int(item["Size"]), item["LastModified"].timestamp())
+            for item in listed
+        ]
+        return [o for o in found if valid_key(o.key) or ops_key(o.key)]
+
+    def upload(self, key: str, source: Path) -> None:
+        if not ops_key(key):
+            raise ValueError("invalid operations key")
+        self.client.upload_file(str(source), self.bucket, self.prefix + key)  # multipart when large
+
+    def download(self, key: str, target: Path) -> bool:
+        from botocore.exceptions import ClientError
+
+        if not ops_key(key):
+            return False
+        try:
+            self.client.download_file(self.bucket, self.prefix + key, str(target))
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                return False
+            raise
+        return True
 
     def verify(self, key: str, expires: str | None, signature: str | None, now: float) -> bool:
         return False
@@ -75,3 +111,16 @@ def s3_client(endpoint_url: str | None, region: str, access_key: str | None, sec
         aws_secret_access_key=secret_key,
         config=Config(signature_version="s3v4", retries={"max_attempts": 3, "mode": "standard"}),
     )
+
+
+def from_settings(settings: Settings) -> S3MediaStore:
+    """The bucket ``MEDIA_S3_*`` names (``MEDIA_BACKEND=s3``)."""
+    s = settings
+    access, secret = s.media_s3_access_key_id, s.media_s3_secret_access_key
+    client = s3_client(
+        s.media_s3_endpoint_url,
+        s.media_s3_region,
+        access.get_secret_value() if access else None,
+        secret.get_secret_value() if secret else None,
+    )
+    return S3MediaStore(client, s.media_s3_bucket, s.media_url_ttl_seconds, s.media_s3_prefix)

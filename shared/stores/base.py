@@ -28,6 +28,7 @@ __all__ = [
     "LimiterStore",
     "Outcome",
     "ProviderStateStore",
+    "Removed",
     "Reservation",
     "StoredKey",
     "UnreadableKey",
@@ -35,6 +36,14 @@ __all__ = [
     "UserRecord",
     "UserStore",
 ]
+
+
+@dataclass(frozen=True)
+class Removed:
+    """What one ``JobStore.delete`` call deleted."""
+
+    jobs: list[str]  # ids of the jobs this call deleted (a concurrent caller gets the others)
+    markers: int = 0  # idempotency markers deleted with them
 
 
 class JobStore(Protocol):
@@ -83,6 +92,19 @@ class JobStore(Protocol):
         """Remove the job's budget reservation (``Job.budget``) and return it: exactly one caller
         gets it, however many ask at once (releasing a canceled job's reservation once)."""
 
+    # -- retention (shared.services.cleanup) ---------------------------------------------
+
+    def expired(self, before: float, limit: int) -> list[Job]:
+        """Up to ``limit`` jobs created before ``before``, oldest first, whatever their status."""
+
+    def delete(self, jobs: Sequence[Job]) -> Removed:
+        """Delete these jobs and their idempotency markers. Each job is reported deleted by exactly
+        one caller, however many delete it at once; one already gone is skipped."""
+
+    def purge_markers(self, before: float, limit: int) -> int:
+        """Delete up to ``limit`` idempotency markers that expired before ``before`` (leftovers of
+        jobs deleted without them); 0 where markers live in the job itself."""
+
 
 class LimiterStore(Protocol):
     """Limiter state. Each call is one atomic decide-and-record step in the store."""
@@ -97,8 +119,9 @@ class LimiterStore(Protocol):
         """Count a refusal (``shared.ratelimit.abuse.record_refusal``); return the end of a
         block this refusal started, else None."""
 
-    def purge(self, before: float) -> int:
-        """Delete limiter state untouched since ``before`` (stale callers)."""
+    def purge(self, before: float, limit: int | None = None) -> int:
+        """Delete limiter and abuse state untouched since ``before`` (stale callers); at most
+        ``limit`` entries when given. Each entry is counted by the one caller that deleted it."""
 
 
 @dataclass(frozen=True)
@@ -186,8 +209,8 @@ class CacheStore(Protocol):
 
     def put(self, key: str, value: dict[str, Any], expire_at: float) -> None: ...
 
-    def purge(self, before: float) -> int:
-        """Delete entries that expired before ``before``."""
+    def purge(self, before: float, limit: int | None = None) -> int:
+        """Delete entries that expired before ``before``; at most ``limit`` when given."""
 
 
 class BudgetStore(Protocol):

@@ -37,6 +37,8 @@ class Stores:
     cache: CacheStore  # text answers by request hash
     budgets: BudgetStore  # spend budgets (shared.budget)
     close: Callable[[], None] = field(default=lambda: None)
+    compact: Callable[[], int] = field(default=lambda: 0)  # give free space back after deletes: bytes (SQLite)
+    database_path: Path | None = None  # the SQLite file (backups); None on Firestore
     ops: OpCounter | None = None  # store operations counted as billed (Firestore only)
 
 
@@ -62,6 +64,8 @@ def open_sqlite(path: Path, cipher: KeyCipher | None = None) -> Stores:
         cache=SqliteCacheStore(db),
         budgets=SqliteBudgetStore(db),
         close=db.close,
+        compact=db.compact,
+        database_path=db.path,
     )
 
 

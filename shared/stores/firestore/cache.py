@@ -33,8 +33,15 @@ class FirestoreCacheStore:
         }
         self.db.put(self._ref(key), doc)
 
-    def purge(self, before: float) -> int:
+    def purge(self, before: float, limit: int | None = None) -> int:
         from google.cloud.firestore import FieldFilter
 
-        stale = self.db.collection("response_cache").where(filter=FieldFilter("expire_at_seconds", "<", before))
-        return sum(self.db.delete(snap.reference, since=snap.update_time) for snap in self.db.query(stale))
+        stale = (
+            self.db.collection("response_cache")
+            .where(filter=FieldFilter("expire_at_seconds", "<", before))
+            .order_by("expire_at_seconds")
+        )
+        if limit is not None:
+            stale = stale.limit(limit)
+        snaps = self.db.query(stale)  # a put meanwhile renews the entry: compare-and-set deletes
+        return sum(self.db.delete_all([s.reference for s in snaps], [s.update_time for s in snaps]))

@@ -24,12 +24,12 @@ import hashlib
 import struct
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from shared.domain import JobStatus, Mode
-from shared.stores.base import Contention, Job, Outcome
+from shared.stores.base import Contention, Job, Outcome, Removed
 from shared.stores.firestore.db import MAX_ROUNDS, FirestoreDb, doc_id, timestamp
 
 if TYPE_CHECKING:
@@ -82,6 +82,9 @@ class FirestoreJobStore:
     def _ref(self, job_id: str) -> DocumentReference:
         return self.db.collection("jobs").document(doc_id(job_id))
 
+    def _marker(self, owner: str, key: str) -> DocumentReference:
+        return self.db.collection("idempotency").document(hashlib.sha256(f"{owner}\0{key}".encode()).hexdigest())
+
     def _where(self, *conditions: tuple[str, str, Any]) -> Any:
         from google.cloud.firestore import FieldFilter
 
@@ -100,11 +103,10 @@ class FirestoreJobStore:
                     raise Contention("this job id")
                 return existing, False
             return job, True
-        digest = hashlib.sha256(f"{job.owner}\0{job.idempotency_key}".encode()).hexdigest()
-        marker = self.db.collection("idempotency").document(digest)
+        marker = self._marker(job.owner, job.idempotency_key)
         claim: dict[str, Any] = {"job_id": job.id, "owner": job.owner}
-        if job.expire_at is not None:
-            claim["expire_at"] = timestamp(job.expire_at)
+        if job.expire_at is not None:  # expire_at (TTL) is not indexed; the cleanup queries the float
+            claim["expire_at"], claim["expire_at_seconds"] = timestamp(job.expire_at), float(job.expire_at)
         for _ in range(MAX_ROUNDS):
             if self.db.create_all([(marker, claim), (self._ref(job.id), _to_doc(job))]):
                 return job, True
@@ -310,3 +312,30 @@ class FirestoreJobStore:
 
         expired = self._where(("status", "==", "running"), ("lease_expires_at", "<", now))
         return sum(self._change(snap, back) is not None for snap in self.db.query(expired))
+
+    # -- retention -----------------------------------------------------------------------
+
+    def expired(self, before: float, limit: int) -> list[Job]:
+        query = self._where(("created_at", "<", before)).order_by("created_at").limit(limit)
+        return [_to_job(snap.to_dict() or {}) for snap in self.db.query(query)]
+
+    def delete(self, jobs: Sequence[Job]) -> Removed:
+        """One batch with an ``exists`` precondition per job (one delete each when another caller
+        got some first), then the markers of the jobs this call deleted."""
+        done = self.db.delete_all([self._ref(job.id) for job in jobs])
+        gone = [job for job, deleted in zip(jobs, done, strict=True) if deleted]
+        for job in gone:
+            self._forget(job.id)
+        keyed = [self._marker(job.owner, job.idempotency_key) for job in gone if job.idempotency_key is not None]
+        return Removed([job.id for job in gone], sum(self.db.delete_all(keyed)))
+
+    def purge_markers(self, before: float, limit: int) -> int:
+        from google.cloud.firestore import FieldFilter
+
+        stale = (
+            self.db.collection("idempotency")
+            .where(filter=FieldFilter("expire_at_seconds", "<", before))
+            .order_by("expire_at_seconds")
+            .limit(limit)
+        )
+        return sum(self.db.delete_all([snap.reference for snap in self.db.query(stale)]))

@@ -136,16 +136,20 @@ class FirestoreLimiterStore:
         self.db.update(ref, fields)
         return after.blocked_until
 
-    def purge(self, before: float) -> int:
+    def purge(self, before: float, limit: int | None = None) -> int:
+        """Deletes are compare-and-sets on the update time read: state touched meanwhile stays."""
         from google.cloud.firestore import FieldFilter
 
         removed = 0
         for name in ("limiter", "abuse"):
-            stale = self.db.collection(name).where(filter=FieldFilter("updated_at", "<", before))
-            for snap in self.db.query(stale):
-                if float((snap.to_dict() or {}).get("blocked_until", 0.0)) >= before:
-                    continue  # a block still running (or recent) stays
-                removed += self.db.delete(snap.reference, since=snap.update_time)
+            if limit is not None and removed >= limit:
+                break
+            stale = self.db.collection(name).where(filter=FieldFilter("updated_at", "<", before)).order_by("updated_at")
+            if limit is not None:
+                stale = stale.limit(limit - removed)
+            # a block still running (or recent) stays
+            snaps = [s for s in self.db.query(stale) if float((s.to_dict() or {}).get("blocked_until", 0.0)) < before]
+            removed += sum(self.db.delete_all([s.reference for s in snaps], [s.update_time for s in snaps]))
         return removed
 
 

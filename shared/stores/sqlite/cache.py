@@ -26,6 +26,10 @@ class SqliteCacheStore:
                 (key, json.dumps(value, separators=(",", ":")), expire_at),
             )
 
-    def purge(self, before: float) -> int:
+    def purge(self, before: float, limit: int | None = None) -> int:
         with self.db.write() as conn:
-            return conn.execute("DELETE FROM response_cache WHERE expire_at < ?", (before,)).rowcount
+            return conn.execute(
+                "DELETE FROM response_cache WHERE key IN "
+                "(SELECT key FROM response_cache WHERE expire_at < ? ORDER BY expire_at LIMIT ?)",
+                (before, -1 if limit is None else limit),
+            ).rowcount

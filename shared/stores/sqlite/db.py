@@ -7,6 +7,7 @@ Schema changes are numbered migrations tracked in ``PRAGMA user_version``.
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import threading
@@ -15,6 +16,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from shared.domain import Contention
+
+log = logging.getLogger("gateway.stores")
+INCREMENTAL = 2  # PRAGMA auto_vacuum's value for INCREMENTAL
 
 # Append only: each entry is one migration, applied once, in order.
 MIGRATIONS: list[str] = [
@@ -117,6 +121,11 @@ MIGRATIONS: list[str] = [
         created_at REAL NOT NULL
     ) WITHOUT ROWID;
     """,
+    # 6: the cleanup's retention query (shared.services.cleanup); after this migration the file is
+    # converted to auto_vacuum=INCREMENTAL once (``_convert_to_incremental_vacuum``)
+    """
+    CREATE INDEX jobs_created ON jobs(created_at);
+    """,
 ]
 
 
@@ -134,6 +143,8 @@ class SqliteDatabase:
         )
         conn.row_factory = sqlite3.Row
         conn.execute(f"PRAGMA busy_timeout={self._busy_timeout_ms}")
+        # Before WAL: a new file is created with it (an existing one is converted by _migrate)
+        conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA foreign_keys=ON")
@@ -173,6 +184,39 @@ class SqliteDatabase:
                     if statement.strip():
                         conn.execute(statement)
                 conn.execute(f"PRAGMA user_version={number}")
+        self._convert_to_incremental_vacuum()
+
+    def _convert_to_incremental_vacuum(self) -> None:
+        """A file made before schema 6 keeps its free pages for ever (auto_vacuum=NONE): rewrite it
+        once with VACUUM so that ``compact`` can hand free pages back. Busy: the next open retries."""
+        conn = self.conn
+        if conn.execute("PRAGMA auto_vacuum").fetchone()[0] == INCREMENTAL:
+            return
+        log.warning(
+            "converting the database to incremental auto-vacuum (one VACUUM)",
+            extra={"fields": {"path": str(self.path)}},
+        )
+        try:
+            conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
+            conn.execute("VACUUM")
+        except sqlite3.OperationalError as exc:
+            log.warning("auto-vacuum conversion postponed: %s", exc)
+
+    def file_bytes(self) -> int:
+        """The database file and its write-ahead log, in bytes."""
+        return sum(p.stat().st_size for p in (self.path, Path(f"{self.path}-wal")) if p.exists())
+
+    def compact(self) -> int:
+        """Hand free pages back to the file system (after deletes): ``PRAGMA incremental_vacuum``,
+        then a checkpoint that truncates the log. Returns how many bytes the files shrank by."""
+        before = self.file_bytes()
+        try:
+            # executescript steps the pragma to the end (execute() would free one page only)
+            self.conn.executescript("PRAGMA incremental_vacuum;")
+            self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        except sqlite3.OperationalError as exc:  # busy: the next cleanup compacts
+            log.warning("compaction postponed: %s", exc)
+        return max(before - self.file_bytes(), 0)
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)

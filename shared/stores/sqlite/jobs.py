@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Sequence
 from typing import Any
 
 from shared.domain import JobStatus, Mode
-from shared.stores.base import Job, Outcome
+from shared.stores.base import Job, Outcome, Removed
 from shared.stores.sqlite.db import SqliteDatabase
 
 _JSON_FIELDS = ("params", "result", "error", "budget")
@@ -193,3 +194,26 @@ class SqliteJobStore:
             "SELECT * FROM jobs WHERE status = 'queued' ORDER BY priority, created_at, id LIMIT ?", (limit,)
         ).fetchall()
         return [_row_to_job(r) for r in rows]
+
+    # -- retention -----------------------------------------------------------------------
+
+    def expired(self, before: float, limit: int) -> list[Job]:
+        rows = self.db.conn.execute(
+            "SELECT * FROM jobs WHERE created_at < ? ORDER BY created_at, id LIMIT ?", (before, limit)
+        ).fetchall()
+        return [_row_to_job(r) for r in rows]
+
+    def delete(self, jobs: Sequence[Job]) -> Removed:
+        """One statement: the rows this call deleted come back (a concurrent delete gets the rest).
+        Idempotency keys are columns of the row, so they go with it."""
+        ids = [job.id for job in jobs]
+        if not ids:
+            return Removed([])
+        with self.db.write() as conn:
+            rows = conn.execute(
+                f"DELETE FROM jobs WHERE id IN ({', '.join('?' for _ in ids)}) RETURNING id", ids
+            ).fetchall()
+        return Removed([r[0] for r in rows])
+
+    def purge_markers(self, before: float, limit: int) -> int:
+        return 0  # no separate markers: the key is a column of the job

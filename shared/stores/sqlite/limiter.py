@@ -48,10 +48,19 @@ class SqliteLimiterStore:
         started = before is None or after.blocked_until != before.blocked_until
         return after.blocked_until if started and after.blocked_until > now else None
 
-    def purge(self, before: float) -> int:
+    def purge(self, before: float, limit: int | None = None) -> int:
+        cap = -1 if limit is None else limit  # LIMIT -1: no limit
         with self.db.write() as conn:
-            buckets = conn.execute("DELETE FROM limiter_buckets WHERE updated_at < ?", (before,)).rowcount
+            buckets = conn.execute(
+                "DELETE FROM limiter_buckets WHERE key IN "
+                "(SELECT key FROM limiter_buckets WHERE updated_at < ? ORDER BY updated_at LIMIT ?)",
+                (before, cap),
+            ).rowcount
+            if limit is not None and buckets >= limit:
+                return buckets
             abuse = conn.execute(
-                "DELETE FROM abuse WHERE updated_at < ? AND blocked_until < ?", (before, before)
+                "DELETE FROM abuse WHERE ip IN "
+                "(SELECT ip FROM abuse WHERE updated_at < ? AND blocked_until < ? LIMIT ?)",
+                (before, before, -1 if limit is None else limit - buckets),
             ).rowcount
         return buckets + abuse
