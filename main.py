@@ -7,6 +7,7 @@ answers the errors Flask raises before a function sees the request with the JSON
 import functions_framework
 from werkzeug.exceptions import HTTPException
 
+from functions.cleanup import cleanup, cleanup_task
 from functions.generate import (
     generate_image_to_image,
     generate_image_to_video,
@@ -25,6 +26,8 @@ from shared.http import framework_error
 functions_framework.errorhandler(HTTPException)(framework_error)
 
 __all__ = [
+    "cleanup",  # CloudEvent (Pub/Sub): no hosting rewrite; the dev server mounts it at /_pubsub/cleanup
+    "cleanup_task",
     "generate_image_to_image",
     "generate_image_to_video",
     "generate_text",

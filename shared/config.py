@@ -217,6 +217,14 @@ class Settings(BaseSettings):
     text_cache_ttl_seconds: float = Field(default=3600.0, ge=0)  # identical text requests answered from the store
     byok_encryption_key: SecretStr | None = None  # Fernet key(s), comma-separated: first encrypts, all decrypt
 
+    # operations (README "Cleanup", "Backup and restore")
+    task_api_key: SecretStr | None = None  # X-API-Key of POST /api/v1/tasks/daily-cleanup; unset = refused
+    retention_days: float = Field(default=30.0, gt=0)  # jobs (usage records), their media and inputs live this long
+    cleanup_batch_size: int = Field(default=200, ge=1, le=500)  # rows or files per cleanup batch
+    cleanup_max_seconds: float = Field(default=45.0, gt=0)  # one run stops after this; the next resumes
+    backup_keep: int = Field(default=7, ge=1)  # SQLite backups kept in the media store
+    backup_bucket: str = Field(default="", pattern=r"^(gs://[a-z0-9][a-z0-9._-]{1,220}(/[^\s]*)?)?$")  # Firestore
+
     # fair use (see README "Fair use")
     trusted_proxy_hops: int = Field(default=0, ge=0, le=5)
     ipv6_prefix_length: int = Field(default=64, ge=32, le=128)  # an IPv6 caller's limits cover its whole /64
@@ -312,7 +320,9 @@ class Settings(BaseSettings):
                 raise ValueError(f"DISPATCHER=cloudtasks needs {', '.join(missing)} to be set")
         return self
 
-    @field_validator("session_secret", "media_signing_key", "tasks_token", "byok_encryption_key", mode="before")
+    @field_validator(
+        "session_secret", "media_signing_key", "tasks_token", "byok_encryption_key", "task_api_key", mode="before"
+    )
     @classmethod
     def _empty_secret_is_unset(cls, value: object) -> object:
         """``SESSION_SECRET=`` is no secret at all: treated as unset, never as the empty key."""
@@ -335,6 +345,8 @@ class Settings(BaseSettings):
         }
         if self.media_backend == "local":
             needed["MEDIA_SIGNING_KEY"] = (plain(self.media_signing_key), False)
+        if self.task_api_key is not None:  # optional (unset: the cleanup task is refused), never weak
+            needed["TASK_API_KEY"] = (plain(self.task_api_key), False)
         problems = production_problems(needed)
         if problems:  # not a ValueError: pydantic would print the (secret) input along with it
             raise InsecureSettings("ENVIRONMENT=production refuses weak secrets: " + "; ".join(problems))
@@ -347,6 +359,10 @@ class Settings(BaseSettings):
     @cached_property
     def resolved_sqlite_path(self) -> Path:
         return self.sqlite_path or self.data_dir / "gateway.sqlite3"
+
+    @property
+    def retention_seconds(self) -> float:
+        return self.retention_days * 86400.0
 
     @cached_property
     def resolved_media_dir(self) -> Path:

@@ -9,6 +9,7 @@ Run: ``python -m shared.devserver`` (``make dev`` does it).
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 import os
@@ -37,7 +38,18 @@ def _mounts() -> dict[str, str]:
     return {api.base: api.function for api in http.APIS}
 
 
+def _event_functions() -> dict[str, str]:
+    """Each CloudEvent entry point (``@functions_framework.cloud_event``) -> where the embedded
+    server takes Pub/Sub pushes for it (``/_pubsub/<name>``). Production triggers them from a topic."""
+    import main
+
+    registry = functions_framework._function_registry.REGISTRY_MAP  # what the decorators registered
+    return {f"{PUSH_PREFIX}/{name}": name for name in main.__all__ if registry.get(name) == "cloudevent"}
+
+
+PUSH_PREFIX = "/_pubsub"
 MOUNTS: dict[str, str] = _mounts()
+EVENT_MOUNTS: dict[str, str] = _event_functions()
 log = logging.getLogger("gateway.devserver")
 
 
@@ -99,12 +111,36 @@ class Mounted:
         return self.fallback(environ, start_response)
 
 
+class PushGuard:
+    """A Pub/Sub push subscription's endpoint on the embedded server: the push URL carries
+    ``?token=$TASK_API_KEY`` (Google's documented way to authenticate plain push endpoints);
+    anything else is a 401 before the CloudEvent function sees it. Unset key: every push refused."""
+
+    def __init__(self, app: Any, settings: Callable[[], Any]) -> None:
+        self.app = app
+        self.settings = settings
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        from urllib.parse import parse_qs
+
+        key = self.settings().task_api_key
+        expected = key.get_secret_value().encode() if key is not None else b""
+        supplied = parse_qs(environ.get("QUERY_STRING", "")).get("token", [""])[0].encode("utf-8", "replace")
+        if expected and supplied and hmac.compare_digest(supplied, expected):
+            return self.app(environ, start_response)
+        refusal = http.error_response(errors.Unauthorized("A valid push token is required."), uuid.uuid4().hex)
+        return refusal(environ, start_response)
+
+
 def build_app(site_dir: Path = ROOT / "site", on_request: Callable[[], None] = lambda: None) -> Mounted:
     source = str(ROOT / "main.py")
     apps = {
         prefix: functions_framework.create_app(target=target, source=source, signature_type="http")
         for prefix, target in MOUNTS.items()
     }
+    for prefix, target in EVENT_MOUNTS.items():
+        event_app = functions_framework.create_app(target=target, source=source, signature_type="cloudevent")
+        apps[prefix] = PushGuard(event_app, wiring.settings)
     return Mounted(apps, _site_app(site_dir), on_request)
 
 

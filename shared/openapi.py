@@ -53,6 +53,7 @@ SECURITY: dict[str, dict[str, Any]] = {
         "name": "X-Tasks-Token",
         "description": "$TASKS_TOKEN, when Authorization carries Cloud Tasks' OIDC token",
     },
+    "taskApiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key", "description": "$TASK_API_KEY"},
 }
 
 UPLOAD_TYPES = "image/png, image/jpeg, image/webp"

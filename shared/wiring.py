@@ -17,6 +17,7 @@ from shared import logging as app_logging
 from shared.api import API_PREFIX
 from shared.clock import Clock, SystemClock
 from shared.config import Settings
+from shared.wiring_ops import OperationsServices, OperationsWiring
 
 if TYPE_CHECKING:
     import flask
@@ -41,7 +42,7 @@ if TYPE_CHECKING:
 
 
 @dataclass
-class Gateway:
+class Gateway(OperationsWiring):  # + cleanup_service, backup_service
     settings: Settings
     clock: Clock
 
@@ -154,6 +155,7 @@ class Gateway:
             eta_cache_seconds=s.eta_cache_seconds,
             dedupe_seconds=s.submit_dedupe_seconds,
             redispatch_after_seconds=s.redispatch_after_seconds,
+            retention_seconds=s.retention_seconds,
         )
         return JobService(
             self.jobs,
@@ -197,17 +199,9 @@ class Gateway:
         return HealthService(self.load, self.providers, self.clock, self.settings.version, self.budget_service)
 
     def _s3_media(self) -> MediaStore:
-        from shared.media_s3 import S3MediaStore, s3_client
+        from shared.media_s3 import from_settings
 
-        s = self.settings
-        access, secret = s.media_s3_access_key_id, s.media_s3_secret_access_key
-        client = s3_client(
-            s.media_s3_endpoint_url,
-            s.media_s3_region,
-            access.get_secret_value() if access else None,
-            secret.get_secret_value() if secret else None,
-        )
-        return S3MediaStore(client, s.media_s3_bucket, s.media_url_ttl_seconds, s.media_s3_prefix)
+        return from_settings(self.settings)
 
     def _secret(self, name: str) -> bytes:
         """The secret setting ``name``; the embedded default keeps a random one in DATA_DIR."""
@@ -331,7 +325,7 @@ def settings() -> Settings:
     return gateway().settings
 
 
-class Services:
+class Services(OperationsServices):  # + cleanup, backup
     """The use cases, and all a handler may reach: each is built on first use."""
 
     def __init__(self, gw: Gateway) -> None:
