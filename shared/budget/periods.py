@@ -30,8 +30,20 @@ def _midnight(day: date, tz: ZoneInfo) -> float:
     return datetime(day.year, day.month, day.day, tzinfo=tz).timestamp()
 
 
+_last: dict[tuple[Kind, str], Period] = {}  # the period last computed per kind and zone (a hot path)
+
+
 def period(kind: Kind, now: float, tz: ZoneInfo) -> Period:
     """The day or month that contains ``now`` in ``tz``."""
+    known = _last.get((kind, tz.key))
+    if known is not None and known.start <= now < known.end:
+        return known
+    found = _period(kind, now, tz)
+    _last[(kind, tz.key)] = found
+    return found
+
+
+def _period(kind: Kind, now: float, tz: ZoneInfo) -> Period:
     today = datetime.fromtimestamp(now, tz).date()
     if kind == "day":
         return Period(kind, today.isoformat(), _midnight(today, tz), _midnight(today + timedelta(days=1), tz))
