@@ -32,7 +32,9 @@ def _seed(data_dir: Path) -> tuple[list, list, dict[str, Path]]:
         for group, age in ((old, 31 * DAY), (recent, 3 * DAY)):
             for i in range(3):
                 job = make_job(now - age - i)
-                job = job.evolve(status=JobStatus.SUCCEEDED, result={"key": f"outputs/{job.id}.png", "mime_type": "image/png"})
+                job = job.evolve(
+                    status=JobStatus.SUCCEEDED, result={"key": f"outputs/{job.id}.png", "mime_type": "image/png"}
+                )
                 path = data_dir / "media" / "outputs" / f"{job.id}.png"
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_bytes(b"\x89PNG")
