@@ -34,6 +34,7 @@ ERRORS = {
     431: "The request's headers are too large (answered by the HTTP server)",
     502: "The provider answered with something unusable",
     503: "Busy: the queue is full, the store is contended, or no provider is available; retry after Retry-After",
+    504: "The job is not done in time; it goes on (fetch it later by its id)",
 }
 
 HEADERS: dict[str, dict[str, Any]] = {
@@ -43,6 +44,7 @@ HEADERS: dict[str, dict[str, Any]] = {
     "Location": {"description": "The job's URL", "schema": {"type": "string"}},
     "Retry-After": {"description": "Seconds to wait before trying again", "schema": {"type": "integer", "minimum": 0}},
     "Allow": {"description": "The methods served at this path", "schema": {"type": "string"}},
+    "X-Job-Id": {"description": "The job behind the answer (also its usage record)", "schema": {"type": "string"}},
 }
 
 SECURITY: dict[str, dict[str, Any]] = {
@@ -86,12 +88,15 @@ def _error(route: Route, code: int) -> dict[str, Any]:
     return {
         "description": ERRORS[code],
         "headers": _headers(required, optional),
-        "content": {"application/json": {"schema": {"$ref": _REF(ErrorEnvelope.__name__)}}},
+        "content": {"application/json": {"schema": {"$ref": _REF((route.error_answer or ErrorEnvelope).__name__)}}},
     }
 
 
-def _event(name: str, model: type[BaseModel]) -> dict[str, Any]:
-    data = {"type": "string", "contentMediaType": "application/json", "contentSchema": {"$ref": _REF(model.__name__)}}
+def _event(name: str, model: type[BaseModel] | str) -> dict[str, Any]:
+    data: dict[str, Any] = {"const": model}  # an exact text, e.g. OpenAI's "[DONE]"
+    if not isinstance(model, str):
+        data = {"type": "string", "contentMediaType": "application/json"}
+        data["contentSchema"] = {"$ref": _REF(model.__name__)}
     return {
         "type": "object",
         "properties": {"event": {"const": name}, "data": data},
@@ -101,7 +106,7 @@ def _event(name: str, model: type[BaseModel]) -> dict[str, Any]:
 
 def _media(route: Route, media_type: str) -> dict[str, Any]:
     if media_type == "text/event-stream":  # Open API 3.1: the schema of each event, as {event, data}
-        return {"schema": {"oneOf": [_event(name, model) for name, model in route.events]}}
+        return {"schema": {"anyOf": [_event(name, model) for name, model in route.events]}}
     return {"schema": {"type": "string", "contentMediaType": media_type}}
 
 
@@ -183,7 +188,8 @@ def _operation(route: Route, path: str, params: list[tuple[str, str]], component
 def _components(routes: list[Route]) -> dict[str, Any]:
     bodies = {r.body for r in routes if r.body is not None}
     models: set[type[BaseModel]] = {ErrorEnvelope, *bodies, *(r.answer for r in routes if r.answer is not None)}
-    models.update(model for r in routes for _name, model in r.events)
+    models.update(model for r in routes for _name, model in r.events if not isinstance(model, str))
+    models.update(r.error_answer for r in routes if r.error_answer is not None)
     ordered = sorted(models, key=lambda m: m.__name__)
     _, schema = models_json_schema(
         [(m, "validation" if m in bodies else "serialization") for m in ordered],

@@ -22,6 +22,8 @@ LIMITS = (414, 431)  # the HTTP server's own: a request line or headers too long
 BODY = (400, 413, 415, 422)  # unreadable body, over the size limit, wrong content type, invalid fields
 CROSS_SITE = (403,)  # a write that only the __session cookie authenticates, from another site (shared/browser.py)
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# A stream event: (SSE event name, the model of its JSON data, or the exact text of its data).
+Event = tuple[str, "type[BaseModel] | str"]
 
 
 @dataclass(frozen=True)
@@ -41,15 +43,18 @@ class Route:
     headers: tuple[str, ...] = ()  # headers every success answer carries (names in shared.openapi.HEADERS)
     security: tuple[str, ...] = ()  # schemes, any one of which is required (shared.openapi.SECURITY)
     query: type[BaseModel] | None = None  # the query parameters the handler reads
-    events: tuple[tuple[str, type[BaseModel]], ...] = ()  # a text/event-stream answer's events: (name, data)
+    events: tuple[Event, ...] = ()  # a text/event-stream answer's events
+    error_answer: type[BaseModel] | None = None  # the error body; None: shared.models.ErrorEnvelope
 
 
-def error_statuses(method: str, body_kind: BodyKind, extra: tuple[int, ...]) -> tuple[int, ...]:
+def error_statuses(method: str, body_kind: BodyKind, extra: tuple[int, ...], invalid: int = 422) -> tuple[int, ...]:
+    """The defaults above plus ``extra``; ``invalid`` is the status of invalid fields (the OpenAI surface: 400)."""
     codes = {*ROUTING, *LIMITS, *extra}
     if method in WRITES:
         codes.update(CROSS_SITE)
     if body_kind != "none":
-        codes.update(BODY)
+        codes.update(code for code in BODY if code != 422)
+        codes.add(invalid)
     return tuple(sorted(codes))
 
 
@@ -63,6 +68,7 @@ def get(
     answer_media: tuple[str, ...] = (),
     errors: tuple[int, ...] = (),
     query: type[BaseModel] | None = None,
+    error_answer: type[BaseModel] | None = None,
 ) -> Route:
     return Route(
         "GET",
@@ -74,6 +80,7 @@ def get(
         answer_media=answer_media,
         errors=error_statuses("GET", "none", errors),
         query=query,
+        error_answer=error_answer,
     )
 
 
@@ -92,7 +99,9 @@ def post(
     errors: tuple[int, ...] = (),
     headers: tuple[str, ...] = (),
     security: tuple[str, ...] = (),
-    events: tuple[tuple[str, type[BaseModel]], ...] = (),
+    events: tuple[Event, ...] = (),
+    error_answer: type[BaseModel] | None = None,
+    invalid: int = 422,
 ) -> Route:
     kind: BodyKind = body_kind if body else "none"
     return Route(
@@ -107,10 +116,11 @@ def post(
         tag=tag,
         answer_media=answer_media,
         also=also,
-        errors=error_statuses("POST", kind, errors),
+        errors=error_statuses("POST", kind, errors, invalid),
         headers=headers,
         security=security,
         events=events,
+        error_answer=error_answer,
     )
 
 

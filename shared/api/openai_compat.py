@@ -24,11 +24,13 @@ from shared.domain import Caller, JobSnapshot, JobStatus, Mode
 from shared.failures import job_failure
 from shared.openai_models import (
     ChatCompletion,
+    ChatCompletionChunk,
     ChatCompletionRequest,
     ImageGenerationRequest,
     ImagesResponse,
     ModelList,
     ModelObject,
+    OpenAIError,
 )
 
 
@@ -134,8 +136,14 @@ api = http.Api(
             _chat,
             body=ChatCompletionRequest,
             answer=ChatCompletion,
+            answer_media=("text/event-stream",),
+            events=(("message", ChatCompletionChunk), ("message", "[DONE]"), ("error", OpenAIError)),
             summary="OpenAI chat completion (JSON, or chat.completion.chunk events when stream is true)",
             tag="openai",
+            errors=(401, 424, 429, 502, 503),  # 404: a model not offered here
+            headers=("RateLimit", "RateLimit-Policy"),
+            error_answer=OpenAIError,
+            invalid=400,
         ),
         http.post(
             "/images/generations",
@@ -144,9 +152,31 @@ api = http.Api(
             answer=ImagesResponse,
             summary="OpenAI image generation: queued as a text-to-image job, answered when it is done",
             tag="openai",
+            # the job's own failure: 400 content policy, 409 canceled, 424 the caller's key, 502/503
+            # the provider; 504: not done within OPENAI_IMAGES_WAIT_SECONDS (the job goes on)
+            errors=(401, 409, 424, 429, 502, 503, 504),
+            headers=("RateLimit", "RateLimit-Policy", "X-Job-Id"),
+            error_answer=OpenAIError,
+            invalid=400,
         ),
-        http.get("/models", _models, answer=ModelList, summary="The models this deployment offers", tag="openai"),
-        http.get("/models/<path:model>", _model, answer=ModelObject, summary="One offered model", tag="openai"),
+        http.get(
+            "/models",
+            _models,
+            answer=ModelList,
+            summary="The models this deployment offers",
+            tag="openai",
+            errors=(401,),
+            error_answer=OpenAIError,
+        ),
+        http.get(
+            "/models/<path:model>",
+            _model,
+            answer=ModelObject,
+            summary="One offered model",
+            tag="openai",
+            errors=(401,),
+            error_answer=OpenAIError,
+        ),
     ],
     wiring.settings,
     error_body=views.error_body,
