@@ -147,7 +147,14 @@ def build_app(site_dir: Path = ROOT / "site", on_request: Callable[[], None] = l
 def serve() -> None:
     gw = wiring.gateway()
     settings = gw.settings
-    app = build_app(on_request=gw.dispatcher.wake)
+    on_request = gw.dispatcher.wake
+    if settings.dispatcher == "inprocess":  # the embedded default schedules its own daily run
+        from shared.api.cleanup import daily_run
+        from shared.services.daily import DailyRun
+
+        daily = DailyRun(daily_run, gw.clock)
+        on_request = lambda: (gw.dispatcher.wake(), daily.poke())  # noqa: E731
+    app = build_app(on_request=on_request)
     server = make_server(settings.host, settings.port, app, threaded=True, request_handler=EnvelopeRequestHandler)
     gw.dispatcher.start()
     stopped = threading.Event()

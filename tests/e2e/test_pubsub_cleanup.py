@@ -79,3 +79,21 @@ def test_a_message_on_the_cleanup_topic_runs_the_cleanup(pubsub_emulator, tmp_pa
     finally:
         server.stop()
     assert PROJECT in topic
+
+
+def test_the_embedded_server_schedules_its_own_daily_run(tmp_path):
+    """``make dev`` has no Cloud Scheduler: its first request starts the daily run in the background."""
+    old, recent, files = _seed(tmp_path)
+    server = DevServer(tmp_path)  # the in-process dispatcher: the embedded default
+    try:
+        deadline = time.monotonic() + 60
+        while requests.get(f"{server.url}/api/v1/jobs/{old[0].id}", timeout=10).status_code != 404:
+            assert time.monotonic() < deadline, f"the daily run did not start:\n{server.output()}"
+            time.sleep(0.3)
+        deadline = time.monotonic() + 30
+        while not list((tmp_path / "media" / "backups").glob("gateway-*.sqlite3.gz")):
+            assert time.monotonic() < deadline, server.output()
+            time.sleep(0.2)
+        assert all(not files[job.id].exists() for job in old) and all(files[job.id].exists() for job in recent)
+    finally:
+        server.stop()
