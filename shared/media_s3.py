@@ -58,15 +58,20 @@ class S3MediaStore:
     def objects(self, prefix: str, start_after: str = "", limit: int = 1000) -> list[StoredObject]:
         if not prefix.endswith("/"):
             return []
-        request = {"Bucket": self.bucket, "Prefix": self.prefix + prefix, "MaxKeys": min(limit, 1000)}
+        request: dict[str, Any] = {"Bucket": self.bucket, "Prefix": self.prefix + prefix}
         if start_after:
             request["StartAfter"] = self.prefix + start_after
-        listed = self.client.list_objects_v2(**request).get("Contents", [])
-        found = [
-            StoredObject(item["Key"][len(self.prefix) :], int(item["Size"]), item["LastModified"].timestamp())
-            for item in listed
-        ]
-        return [o for o in found if valid_key(o.key) or ops_key(o.key)]
+        found: list[StoredObject] = []
+        while len(found) < limit:  # S3 lists at most 1000 keys per call
+            answer = self.client.list_objects_v2(**request, MaxKeys=min(limit - len(found), 1000))
+            for item in answer.get("Contents", []):
+                key = item["Key"][len(self.prefix) :]
+                if valid_key(key) or ops_key(key):
+                    found.append(StoredObject(key, int(item["Size"]), item["LastModified"].timestamp()))
+            if not answer.get("IsTruncated"):
+                break
+            request["ContinuationToken"] = answer["NextContinuationToken"]
+        return found
 
     def upload(self, key: str, source: Path) -> None:
         if not ops_key(key):

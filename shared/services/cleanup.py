@@ -33,7 +33,7 @@ log = logging.getLogger("gateway.cleanup")
 
 KINDS = ("jobs", "media", "inputs", "idempotency", "limiter", "cache", "pending_subscriptions", "orphan_media")
 SWEPT = ("outputs/", "inputs/")  # media folders the orphan sweep lists
-LIST_PAGE = 1000  # objects listed per orphan-sweep batch
+LIST_PAGE = 5000  # objects listed per orphan-sweep batch (at most ``batch_size`` of them deleted)
 CURSOR = "ops:cleanup:media-cursor"  # the orphan sweep's position, in the response cache
 CURSOR_TTL = 7 * 86400.0
 WEEK = 7 * 86400.0
@@ -173,15 +173,21 @@ class CleanupService:
         cursor = self.cache.get(CURSOR, now) or {}
         folder = int(cursor.get("folder", 0)) % len(SWEPT)
         page = self.media.objects(SWEPT[folder], str(cursor.get("after", "")), LIST_PAGE)
+        position: dict[str, int | str] | None = None
+        deleted = 0
         for stored in page:
             if stored.modified < cutoff:
                 self.media.delete(stored.key)
-                counts["orphan_media"] += 1
-        if len(page) >= LIST_PAGE:
+                deleted += 1
+                if deleted >= self.policy.batch_size:  # at most a batch of deletes; the rest next batch
+                    position = {"folder": folder, "after": stored.key}
+                    break
+        counts["orphan_media"] += deleted
+        if position is None and len(page) >= LIST_PAGE:
             position = {"folder": folder, "after": page[-1].key}
-        else:
+        elif position is None:
             position = {"folder": folder + 1, "after": ""}
-        done = position["folder"] >= len(SWEPT)
+        done = int(position["folder"]) >= len(SWEPT)
         self.cache.put(CURSOR, {"folder": 0, "after": ""} if done else position, now + CURSOR_TTL)
         return not done
 

@@ -209,3 +209,16 @@ def test_the_orphan_sweep_resumes_from_its_cursor(stores, media, monkeypatch):
     third = service.run()
     assert third.complete and third.deleted["orphan_media"] == 5
     assert media.objects("outputs/") == []
+
+
+def test_orphans_are_deleted_at_most_a_batch_at_a_time(stores, media):
+    for i in range(5):
+        key = f"inputs/orphan{i}.webp"
+        media.put(key, b"x", "image/webp")
+        os.utime(media.path_for(key), (NOW - RETENTION - 2 * DAY, NOW - RETENTION - 2 * DAY))
+    service = _service(stores, media, FakeClock(NOW), batch=2)
+    first = service.run(max_batches=4 + 3)  # jobs, idempotency, limiter, cache, outputs/, two batches of inputs/
+    assert first.deleted["orphan_media"] == 4 and not first.complete
+    second = service.run()
+    assert second.complete and second.deleted["orphan_media"] == 1
+    assert media.objects("inputs/") == []

@@ -79,8 +79,13 @@ def test_orphans_in_the_bucket_go_by_age_and_backups_stay(stores, bucket):
         bucket.put(f"outputs/orphan{i}.mp4", b"v", "video/mp4")
     later = FakeClock(time.time() + 32 * DAY)  # a month and a day later, nothing refers to them
     bucket.client.put_object(Bucket=bucket.bucket, Key="gw/backups/gateway-20270101T000000Z.sqlite3.gz", Body=b"x")
+    pages = [bucket.objects("outputs/", "", 3)]
+    pages.append(bucket.objects("outputs/", pages[-1][-1].key, 3))
+    pages.append(bucket.objects("outputs/", pages[-1][-1].key, 3))
+    assert [len(page) for page in pages] == [3, 3, 1], "listed in key order from the cursor"
+    assert len({o.key for page in pages for o in page}) == 7
     report = _cleanup(stores, bucket, later).run()
-    assert report.deleted["orphan_media"] == 7
+    assert report.deleted["orphan_media"] == 7 and report.batches > 5  # batches of 3 deletes
     assert bucket.objects("outputs/") == []
     assert [o.key for o in bucket.objects("backups/")] == ["backups/gateway-20270101T000000Z.sqlite3.gz"]
 
