@@ -8,7 +8,7 @@ import flask
 
 from shared import errors, http, wiring
 from shared.api import API_PREFIX, views
-from shared.domain import Mode
+from shared.domain import Caller, Mode
 from shared.models import (
     TEXT_EVENTS,
     ImageToImageRequest,
@@ -47,6 +47,20 @@ def _upload(call: http.Call, mode: Mode) -> http.Upload | None:
     return upload
 
 
+def _check_provider(services: wiring.Services, caller: Caller, provider: str | None, mode: Mode) -> None:
+    """A provider this deployment does not offer for ``mode`` (nor the signed-in caller's own key)
+    is refused now (422), before a token is spent, not after the job was accepted and failed."""
+    if not provider:
+        return
+    try:
+        services.models.resolve(provider, mode, byok=caller.user_id is not None)
+    except errors.ModelNotFound:
+        raise errors.ValidationFailed(
+            f"The provider '{provider}' is not available for {mode.value} here.",
+            details=[{"loc": ["provider"], "msg": "Provider not available for this mode", "type": "value_error"}],
+        ) from None
+
+
 def _submitter(mode: Mode) -> http.Handler:
     def handler(call: http.Call) -> http.Reply:
         services = wiring.services()
@@ -58,6 +72,7 @@ def _submitter(mode: Mode) -> http.Handler:
 
             image = check_upload(upload.data, call.settings.max_upload_bytes, call.settings.max_image_side)
         caller = services.caller(call.request)
+        _check_provider(services, caller, call.body.provider, mode)
         rate_headers = services.admission.admit(caller, "media", enqueue=True)
         params = call.body.model_dump(exclude_none=True)
         snapshot, created = services.jobs.submit(caller, mode, params, image, idempotency_key)
@@ -74,6 +89,7 @@ def _text(call: http.Call) -> http.Reply | flask.Response:
     body: TextRequest = call.body
     services = wiring.services()
     caller = services.caller(call.request)
+    _check_provider(services, caller, body.provider, Mode.TEXT)
     headers = services.admission.admit(caller, "text")
     query = TextQuery(body.as_messages(), body.max_tokens, body.temperature, body.provider)
     if body.stream:

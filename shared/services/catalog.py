@@ -54,8 +54,10 @@ class ModelCatalog:
     def _own_key_vendors(self, mode: Mode) -> list[str]:
         return list(self.router.byok.orders.get(mode, [])) if self.router.byok is not None else []
 
-    def resolve(self, name: str, mode: Mode) -> str | None:
-        """The provider preference ``name`` stands for in ``mode`` (None: the route's order)."""
+    def resolve(self, name: str, mode: Mode, byok: bool = True) -> str | None:
+        """The provider preference ``name`` stands for in ``mode`` (None: the route's order).
+        With ``byok`` (a signed-in caller, who may hold their own key) a vendor the platform has
+        no route for is accepted too."""
         name = name.strip()
         if name in ("", AUTO):
             return None
@@ -64,7 +66,7 @@ class ModelCatalog:
             provider, _, model = name.partition("/")
             if (provider, model) in pairs:
                 return provider
-        elif name in {p for p, _ in pairs} or name in self._own_key_vendors(mode):
+        elif name in {p for p, _ in pairs} or (byok and name in self._own_key_vendors(mode)):
             return name
         else:
             carriers = {p for p, m in pairs if m == name}

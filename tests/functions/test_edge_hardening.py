@@ -195,3 +195,16 @@ def test_an_idempotency_key_reused_with_another_image_is_422(env):
     assert submit((1, 2, 3)).status_code == 202
     assert submit((1, 2, 3)).status_code == 200
     _envelope(submit((9, 9, 9)), 422, "idempotency_key_reused")
+
+
+def test_a_known_provider_not_configured_for_the_mode_is_refused_at_submit(env):
+    """local is the only provider here: stability (a real vendor, no keys) is refused with 422 before
+    anything is stored or a token is spent, on the job routes and the text route alike."""
+    response = function_client("generate_text_to_image").post(T2I, json={"prompt": "a fox", "provider": "stability"})
+    body = _envelope(response, 422, "validation_error")
+    assert body["details"][0]["loc"] == ["provider"]
+    text = function_client("generate_text").post("/api/v1/generate/text", json={"prompt": "x", "provider": "openai"})
+    _envelope(text, 422, "validation_error")
+    assert _jobs_stored() == 0
+    ok = function_client("generate_text_to_image").post(T2I, json={"prompt": "a fox", "provider": "local"})
+    assert ok.status_code == 202
