@@ -15,7 +15,7 @@ UV_COMPILE := $(VENV)/bin/uv pip compile --quiet --generate-hashes --python-vers
 NPM_CI := npm ci --ignore-scripts --no-audit --no-fund
 NPM_STAMP := node_modules/.npm-ci.stamp
 
-.PHONY: dev test lint bench clean deps audit licences outdated
+.PHONY: dev test lint bench clean deps audit licences outdated admin
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -32,14 +32,19 @@ $(NPM_STAMP): package.json package-lock.json
 	$(NPM_CI)
 	touch $@
 
+# With Node.js, the Firebase Auth emulator runs beside it (sign-in); without, anonymous only (it says so).
 dev: $(VENV)/.runtime  ## run the whole product locally on http://127.0.0.1:$(PORT)
-	PORT=$(PORT) $(PY) -m shared.devserver
+	@if command -v npm >/dev/null; then $(MAKE) --no-print-directory $(NPM_STAMP); fi
+	PORT=$(PORT) $(PY) -m tools.auth_emulator --dev -- $(PY) -m shared.devserver
+
+admin: $(VENV)/.runtime  ## grant the admin claim: make admin EMAIL=someone@example.com (REVOKE=1 takes it back)
+	$(PY) -m shared.admin $(if $(REVOKE),revoke,grant) "$(EMAIL)"
 
 test: $(VENV)/.dev $(NPM_STAMP)  ## install the pinned dependencies, then ruff, licences, audit and the whole test suite
 	$(PY) -m ruff check .
 	$(PY) -m tools.licences --quiet
 	$(PY) -m tools.audit
-	$(PY) -m pytest
+	$(PY) -m tools.auth_emulator -- $(PY) -m pytest  # one Firebase Auth emulator for every worker
 
 lint: $(VENV)/.dev
 	$(PY) -m ruff check .

@@ -7,6 +7,7 @@ answers the errors Flask raises before a function sees the request with the JSON
 import functions_framework
 from werkzeug.exceptions import HTTPException
 
+from functions.auth import auth
 from functions.cleanup import cleanup, cleanup_task
 from functions.generate import (
     generate_image_to_image,
@@ -20,12 +21,14 @@ from functions.jobs import jobs
 from functions.media import media
 from functions.openai_compat import openai_compat
 from functions.openapi import openapi
+from functions.user import user
 from functions.worker import redispatch, run_job
 from shared.http import framework_error
 
 functions_framework.errorhandler(HTTPException)(framework_error)
 
 __all__ = [
+    "auth",
     "cleanup",  # CloudEvent (Pub/Sub): no hosting rewrite; the dev server mounts it at /_pubsub/cleanup
     "cleanup_task",
     "generate_image_to_image",
@@ -40,4 +43,5 @@ __all__ = [
     "openapi",
     "redispatch",
     "run_job",
+    "user",
 ]

@@ -1,37 +1,82 @@
-"""Session tokens: who a request belongs to when it carries one.
+"""Who a request's credential says it is: Firebase ID tokens and Firebase session cookies.
 
-The embedded default signs its own sessions (``itsdangerous``, HMAC with ``SESSION_SECRET``),
-carried as ``Authorization: Bearer`` or the ``__session`` cookie. Firebase ID-token / session
-cookie verification plugs in as another ``Verifier`` in production.
+One ``Verifier`` interface; its implementation is Firebase's (``shared.firebase.FirebaseAuth``,
+firebase-admin, the Auth emulator in tests and ``make dev``). ``NoSignIn`` stands in where no
+Firebase project is reachable (``make dev`` without Node.js): it accepts no token at all.
 
-An anonymous browser gets a signed *visitor* token in the same ``__session`` cookie (Firebase
-Hosting forwards no other cookie to functions): a random id that owns the visitor's jobs until
-Firebase anonymous sign-in replaces it. User sessions and visitor tokens are signed with
-different salts, so neither ever verifies as the other.
+* ``Authorization: Bearer <ID token>``: the site's cross-origin fallback backends, scripts. When
+  the header is there the cookie is not read at all (a cross-site page cannot set it).
+* the ``__session`` cookie: a Firebase session cookie (``auth.create_session_cookie``), the only
+  cookie Firebase Hosting forwards to functions, set by ``POST /api/v1/auth/session``.
+
+Anonymous visitors sign in with Firebase anonymous sign-in, so they present a token like anyone
+else; a request with no valid credential at all is a one-off anonymous caller (``shared.identity``).
 """
 
 from __future__ import annotations
 
-import re
-import secrets
-from typing import Protocol
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
 
 import flask
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from shared.domain import Identity
 
 SESSION_COOKIE = "__session"
-_VISITOR_ID = re.compile(r"^[A-Za-z0-9_-]{22,64}$")
+TokenKind = Literal["id_token", "session_cookie"]
 
 
 class Verifier(Protocol):
-    def verify(self, token: str) -> Identity | None: ...
+    available: bool  # False: sign-in is off (no Firebase project reachable)
+
+    def verify(self, token: str, kind: TokenKind, check_revoked: bool = False) -> Identity | None:
+        """The identity the token proves, or None (invalid, expired, revoked when checked)."""
+
+    def create_session(self, id_token: str, lifetime_seconds: int) -> str:
+        """A session cookie for a valid ID token; raises ``errors.Unauthorized`` otherwise."""
+
+    def revoke(self, user_id: str) -> None:
+        """Revoke the user's refresh tokens (sign out everywhere)."""
+
+    def set_claims(self, user_id: str, claims: Mapping[str, Any]) -> None:
+        """Merge custom claims into the account (a None value removes one)."""
+
+    def find_user(self, email: str) -> str | None:
+        """The uid of the account with this email."""
+
+
+class NoSignIn:
+    """Sign-in is off: every token is refused, and nothing can be signed in."""
+
+    available = False
+
+    def verify(self, token: str, kind: TokenKind, check_revoked: bool = False) -> Identity | None:
+        return None
+
+    def create_session(self, id_token: str, lifetime_seconds: int) -> str:
+        from shared.firebase import SignInUnavailable
+
+        raise SignInUnavailable("Signing in is not set up on this server; it runs for anonymous visitors only.")
+
+    def revoke(self, user_id: str) -> None:
+        return None
+
+    def set_claims(self, user_id: str, claims: Mapping[str, Any]) -> None:
+        raise RuntimeError("no Firebase project is configured: set FIREBASE_AUTH_EMULATOR_HOST or run in production")
+
+    def find_user(self, email: str) -> str | None:
+        return None
+
+
+@dataclass(frozen=True)
+class Credential:
+    token: str
+    kind: TokenKind
 
 
 def bearer_token(request: flask.Request) -> str | None:
-    """The token of ``Authorization: Bearer ...``, or None. When the header is there, the cookie
-    is not read at all: a cross-site page cannot set that header without passing CORS."""
+    """The token of ``Authorization: Bearer ...``, or None."""
     header = request.headers.get("Authorization", "")
     if not header.startswith("Bearer "):
         return None
@@ -42,54 +87,18 @@ def uses_bearer(request: flask.Request) -> bool:
     return request.headers.get("Authorization", "").startswith("Bearer ")
 
 
-def credential(request: flask.Request) -> str | None:
-    """What the request authenticates with: the bearer token, else the ``__session`` cookie."""
+def credential(request: flask.Request) -> Credential | None:
+    """What the request authenticates with: the bearer ID token, else the session cookie."""
     if uses_bearer(request):
-        return bearer_token(request)
-    return request.cookies.get(SESSION_COOKIE) or None
+        token = bearer_token(request)
+        return Credential(token, "id_token") if token else None
+    cookie = request.cookies.get(SESSION_COOKIE)
+    return Credential(cookie, "session_cookie") if cookie else None
 
 
-def _serializer(secret: bytes, salt: str) -> URLSafeTimedSerializer:
-    if not secret:
-        # An empty key signs tokens anyone can forge (a donor session from nothing).
-        raise ValueError("a signing secret must not be empty")
-    return URLSafeTimedSerializer(secret, salt=salt)
-
-
-class SignedSessions:
-    def __init__(self, secret: bytes, ttl_seconds: int) -> None:
-        self._serializer = _serializer(secret, "aiart-session")
-        self.ttl_seconds = ttl_seconds
-
-    def issue(self, identity: Identity) -> str:
-        return self._serializer.dumps({"uid": identity.user_id, "tier": identity.tier})
-
-    def verify(self, token: str) -> Identity | None:
-        try:
-            data = self._serializer.loads(token, max_age=self.ttl_seconds)
-        except (BadSignature, SignatureExpired):
-            return None
-        if not isinstance(data, dict) or not isinstance(data.get("uid"), str):
-            return None
-        return Identity(data["uid"], str(data.get("tier", "registered")))
-
-
-class VisitorIds:
-    """Anonymous browsers' ids: random, carried signed (a signature forged or expired = no id)."""
-
-    def __init__(self, secret: bytes, ttl_seconds: int) -> None:
-        self._serializer = _serializer(secret, "aiart-visitor")
-        self.ttl_seconds = ttl_seconds
-
-    def issue(self) -> tuple[str, str]:
-        """A new visitor id and its signed token."""
-        visitor = secrets.token_urlsafe(18)
-        return visitor, self._serializer.dumps({"vid": visitor})
-
-    def verify(self, token: str) -> str | None:
-        try:
-            data = self._serializer.loads(token, max_age=self.ttl_seconds)
-        except (BadSignature, SignatureExpired):
-            return None
-        visitor = data.get("vid") if isinstance(data, dict) else None
-        return visitor if isinstance(visitor, str) and _VISITOR_ID.match(visitor) else None
+def authenticate(request: flask.Request, verifier: Verifier, check_revoked: bool = False) -> Identity | None:
+    """The verified identity of the request's credential, or None."""
+    presented = credential(request)
+    if presented is None or not verifier.available:
+        return None
+    return verifier.verify(presented.token, presented.kind, check_revoked)

@@ -1,4 +1,4 @@
-"""What the HTTP edge does for browsers: CORS, the cross-site write check, the visitor cookie.
+"""What the HTTP edge does for browsers: CORS, the cross-site write check, the session cookie.
 
 **CORS.** An origin listed in ``CORS_ORIGINS`` gets its own name back with
 ``Access-Control-Allow-Credentials: true``. ``*`` means any origin *without* credentials
@@ -14,9 +14,9 @@ then not read), which a page on another site cannot add without passing CORS; th
 routes are such requests. Without an ``Origin`` header (old clients) ``Sec-Fetch-Site:
 cross-site`` is refused too.
 
-**Visitor cookie.** An anonymous browser without a visitor id gets one in ``__session`` on the
-successful answer to its first state-changing request (a submit): ``HttpOnly; SameSite=Lax;
-Path=/``, and ``Secure`` except on plain-http localhost.
+**The session cookie.** ``__session`` holds a Firebase session cookie (``POST /api/v1/auth/session``):
+``HttpOnly; SameSite=Strict; Path=/``, and ``Secure`` except on plain-http localhost
+(``session_cookie_headers``).
 """
 
 from __future__ import annotations
@@ -31,7 +31,6 @@ from shared.config import Settings
 
 EXPOSED = "RateLimit, RateLimit-Policy, Retry-After, X-Request-Id, Location"
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-_MINTED = "aiart.visitor"  # request.environ: (visitor id, signed token) made for this request
 _LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
@@ -85,15 +84,6 @@ def refuse_cross_site_write(request: flask.Request, settings: Settings) -> None:
         raise OriginRefused()
 
 
-def remember_visitor(request: flask.Request, visitor: str, token: str) -> None:
-    request.environ[_MINTED] = (visitor, token)
-
-
-def minted_visitor(request: flask.Request) -> str | None:
-    minted = request.environ.get(_MINTED)
-    return minted[0] if minted else None
-
-
 def _plain_http_localhost(request: flask.Request) -> bool:
     try:
         host = urlsplit(f"//{request.host}").hostname or ""
@@ -102,17 +92,15 @@ def _plain_http_localhost(request: flask.Request) -> bool:
     return request.scheme == "http" and (host in _LOOPBACK or host.endswith(".localhost"))
 
 
-def set_visitor_cookie(request: flask.Request, response: flask.Response, settings: Settings) -> None:
-    """Give a new anonymous visitor its cookie, on a successful state-changing answer only."""
-    minted = request.environ.get(_MINTED)
-    if not minted or request.method not in UNSAFE or response.status_code >= 400:
-        return
+def set_session_cookie(request: flask.Request, response: flask.Response, settings: Settings, value: str | None) -> None:
+    """Set the Firebase session cookie (``value``), or expire it (None: signed out)."""
     response.set_cookie(
         SESSION_COOKIE,
-        minted[1],
-        max_age=settings.session_ttl_seconds,
+        value or "",
+        max_age=settings.session_ttl_seconds if value else 0,
+        expires=None if value else 0,
         path="/",
         secure=settings.environment == "production" or not _plain_http_localhost(request),
         httponly=True,
-        samesite="Lax",
+        samesite="Strict",
     )

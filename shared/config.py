@@ -241,8 +241,14 @@ class Settings(BaseSettings):
     abuse_window_seconds: float = Field(default=60.0, gt=0)
     abuse_block_seconds: CsvList = Field(default_factory=lambda: ["60", "300", "1800"])
     hibernate_after_seconds: float = Field(default=900.0, gt=0)
-    session_secret: SecretStr | None = None
-    session_ttl_seconds: int = Field(default=14 * 86400, ge=60)
+    session_secret: SecretStr | None = None  # keys the derived ids of identical submits
+    session_ttl_seconds: int = Field(default=14 * 86400, ge=300, le=14 * 86400)  # Firebase session cookie lifetime
+
+    # accounts (README "Sign-in", "Users"): Firebase Auth
+    firebase_project: str | None = None  # None: the ambient project; demo-aiart-gateway on the emulator
+    firebase_auth_emulator_host: str | None = None  # host:port of the Auth emulator; refused in production
+    user_cache_seconds: float = Field(default=60.0, ge=0)  # how long an instance reuses a user record it read
+    usage_page_size: int = Field(default=50, ge=1, le=500)  # records per page of GET /api/v1/user/usage
 
     # providers
     local_provider_enabled: bool = True
@@ -287,6 +293,15 @@ class Settings(BaseSettings):
         "budget_user_monthly_units",
         mode="before",
     )(_parse_pairs)
+
+    @model_validator(mode="after")
+    def _no_auth_emulator_in_production(self) -> Settings:
+        """firebase-admin skips token signature checks with the emulator (see shared/firebase.py)."""
+        import os
+
+        if self.firebase_auth_emulator_host and (self.environment == "production" or os.environ.get("K_SERVICE")):
+            raise ValueError("FIREBASE_AUTH_EMULATOR_HOST is set in production: unsigned tokens would pass. Unset it.")
+        return self
 
     @field_validator("budget_timezone")
     @classmethod

@@ -104,10 +104,19 @@ TIER_PRIORITY = {"donor": 1, "registered": 2, "anonymous": 3}
 
 @dataclass(frozen=True)
 class Identity:
-    """Who a verified token says the caller is."""
+    """Who a verified Firebase token (ID token or session cookie) says the caller is.
+
+    ``tier`` and ``admin`` come from the token's custom claims (the tier is mirrored there from the
+    user record, which stays the source of truth); ``anonymous`` = Firebase anonymous sign-in;
+    ``issued_at`` = when the token (or session cookie) was issued, in seconds.
+    """
 
     user_id: str
     tier: str = "registered"
+    admin: bool = False
+    anonymous: bool = False
+    email: str | None = None
+    issued_at: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -121,6 +130,7 @@ class Caller:
     limit_override: int | None = None
     text_limit_override: int | None = None
     budget_override: float | None = None  # the user's own monthly spend cap, from the user record
+    admin: bool = False  # the ``admin`` custom claim (shared.services.auth.require_admin)
 
     @property
     def priority(self) -> int:

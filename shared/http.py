@@ -27,7 +27,7 @@ from shared.config import Settings
 from shared.domain import Contention
 from shared.logging import log_fields, redact_path, request_id_var, trace_var
 from shared.models import ErrorEnvelope
-from shared.routes import BodyKind, Route, delete, get, post  # noqa: F401 - route declarations use http.get etc.
+from shared.routes import BodyKind, Route, delete, get, post, put  # noqa: F401 - route declarations use http.get etc.
 
 log = logging.getLogger("gateway.http")
 
@@ -136,7 +136,6 @@ class Api:
             trace_var.reset(trace_token)
         response.headers["X-Request-Id"] = rid
         _grant_cors(response, settings, origin)
-        browser.set_visitor_cookie(request, response, settings)
         log_fields(
             log,
             logging.INFO if response.status_code < 500 else logging.ERROR,

@@ -1,25 +1,33 @@
-"""Who is calling: the signed-in user when there is one, else an anonymous browser.
+"""Who is calling: the Firebase account the request's credential proves, else a one-off caller.
 
-Two different things identify an anonymous caller:
-
-* ``Caller.key`` = ``anon:<visitor id>``, a random id carried signed in the ``__session`` cookie,
-  owns the visitor's jobs (listing and canceling). Visitors behind one address (carrier NAT,
-  an office) never see each other's jobs.
+* ``Caller.key`` owns jobs: ``user:<uid>`` for every Firebase account, anonymous ones included
+  (Firebase anonymous sign-in gives each browser its own uid; linking it to an email or Google
+  account keeps the uid, so the jobs stay). Visitors behind one address (carrier NAT, an office)
+  never see each other's jobs.
+* A request with no valid credential (curl, a script) is ``anon:<random>``: a new owner on every
+  request, so it can submit and follow each job by its id (the capability) but lists nothing.
 * ``Caller.ip`` = the network address (an IPv4 address, or the IPv6 network of
-  ``IPV6_PREFIX_LENGTH`` bits, /64 by default) keys rate limits and abuse blocks, so clearing
-  cookies, or rotating addresses inside one's own /64, buys nothing.
+  ``IPV6_PREFIX_LENGTH`` bits, /64 by default) keys the limits of every anonymous-tier caller and
+  abuse blocks, so a new anonymous account, or clearing cookies, buys nothing.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import secrets
+from typing import Protocol
 
 import flask
 
-from shared.auth import Verifier, VisitorIds, credential
-from shared.browser import minted_visitor, remember_visitor
-from shared.domain import Caller
-from shared.stores.base import UserStore
+from shared.auth import Verifier, authenticate
+from shared.domain import Caller, Identity
+from shared.stores.base import UserRecord
+
+
+class Accounts(Protocol):
+    def record_for(self, identity: Identity) -> UserRecord | None:
+        """The signed-in user's record (made on first sight); None when the identity no longer
+        counts (signed out after the token was issued)."""
 
 
 def client_ip(request: flask.Request, trusted_hops: int) -> str:
@@ -58,32 +66,22 @@ def network_of(address: str, ipv6_prefix: int = 64) -> str:
     return str(ipaddress.IPv6Network((ip, ipv6_prefix), strict=False))
 
 
-def _visitor(request: flask.Request, token: str | None, visitors: VisitorIds) -> str:
-    """The browser's visitor id; a new one (remembered for the answer's cookie) when it has none."""
-    already = minted_visitor(request)
-    if already is not None:
-        return already
-    visitor = visitors.verify(token) if token else None
-    if visitor is None:
-        visitor, signed = visitors.issue()
-        remember_visitor(request, visitor, signed)
-    return visitor
-
-
 def resolve_caller(
     request: flask.Request,
     trusted_hops: int,
     verifier: Verifier,
-    users: UserStore | None,
-    visitors: VisitorIds,
+    accounts: Accounts | None,
     ipv6_prefix: int = 64,
 ) -> Caller:
     ip = network_of(client_ip(request, trusted_hops), ipv6_prefix)
-    token = credential(request)
-    identity = verifier.verify(token) if token else None
+    identity = authenticate(request, verifier)
+    record = None
+    if identity is not None and not identity.anonymous and accounts is not None:
+        record = accounts.record_for(identity)
+        if record is None:
+            identity = None
     if identity is None:
-        return Caller(key=f"anon:{_visitor(request, token, visitors)}", tier="anonymous", ip=ip)
-    record = users.get(identity.user_id) if users is not None else None
+        return Caller(key=f"anon:{secrets.token_urlsafe(18)}", tier="anonymous", ip=ip)
     if record is None:
         return Caller(key=f"user:{identity.user_id}", tier=identity.tier, ip=ip, user_id=identity.user_id)
     return Caller(
@@ -94,4 +92,5 @@ def resolve_caller(
         limit_override=record.limit_override,
         text_limit_override=record.text_limit_override,
         budget_override=record.budget_override,
+        admin=identity.admin,
     )

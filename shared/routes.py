@@ -135,3 +135,18 @@ def delete(
 ) -> Route:
     codes = error_statuses("DELETE", "none", errors)
     return Route("DELETE", path, handler, answer=answer, summary=summary, tag=tag, errors=codes)
+
+
+def put(
+    path: str,
+    handler: Handler,
+    *,
+    body: type[BaseModel],
+    answer: type[BaseModel] | None = None,
+    summary: str = "",
+    tag: str = "gateway",
+    errors: tuple[int, ...] = (),
+) -> Route:
+    """A JSON body that replaces the resource at ``path``."""
+    codes = error_statuses("PUT", "json", errors)
+    return Route("PUT", path, handler, body, "json", answer=answer, summary=summary, tag=tag, errors=codes)

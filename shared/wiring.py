@@ -17,13 +17,13 @@ from shared import logging as app_logging
 from shared.api import API_PREFIX
 from shared.clock import Clock, SystemClock
 from shared.config import Settings
+from shared.wiring_accounts import AccountsServices, AccountsWiring
 from shared.wiring_ops import OperationsServices, OperationsWiring
 
 if TYPE_CHECKING:
     import flask
     from pydantic import SecretStr
 
-    from shared.auth import SignedSessions, VisitorIds
     from shared.domain import Caller
     from shared.jobs.dispatcher import Dispatcher
     from shared.jobs.runner import JobRunner, LeaseKeeper
@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 
 
 @dataclass
-class Gateway(OperationsWiring):  # + cleanup_service, backup_service
+class Gateway(OperationsWiring, AccountsWiring):  # + cleanup_service, backup_service; sessions, accounts
     settings: Settings
     clock: Clock
 
@@ -155,6 +155,7 @@ class Gateway(OperationsWiring):  # + cleanup_service, backup_service
             eta_cache_seconds=s.eta_cache_seconds,
             dedupe_seconds=s.submit_dedupe_seconds,
             redispatch_after_seconds=s.redispatch_after_seconds,
+            aging_seconds=s.queue_aging_seconds,
             retention_seconds=s.retention_seconds,
         )
         return JobService(
@@ -216,26 +217,11 @@ class Gateway(OperationsWiring):  # + cleanup_service, backup_service
 
         return load_or_create(self.settings.data_dir / f"{name}.key")
 
-    @cached_property
-    def sessions(self) -> SignedSessions:
-        from shared.auth import SignedSessions
-
-        return SignedSessions(self._secret("session_secret"), self.settings.session_ttl_seconds)
-
-    @cached_property
-    def visitors(self) -> VisitorIds:
-        """Anonymous browsers' ids, signed with SESSION_SECRET under a salt of their own."""
-        from shared.auth import VisitorIds
-
-        return VisitorIds(self._secret("session_secret"), self.settings.session_ttl_seconds)
-
     def caller(self, request: flask.Request) -> Caller:
         from shared.identity import resolve_caller
 
         s = self.settings
-        return resolve_caller(
-            request, s.trusted_proxy_hops, self.sessions, self.users, self.visitors, s.ipv6_prefix_length
-        )
+        return resolve_caller(request, s.trusted_proxy_hops, self.sessions, self.user_service, s.ipv6_prefix_length)
 
     @cached_property
     def load(self) -> LoadMonitor:
@@ -296,7 +282,13 @@ class Gateway(OperationsWiring):  # + cleanup_service, backup_service
 
         s = self.settings
         return TextService(
-            self.providers, self.stores.cache, self.clock, s.text_cache_ttl_seconds, self.user_keys, self.budget_service
+            self.providers,
+            self.stores.cache,
+            self.clock,
+            s.text_cache_ttl_seconds,
+            self.user_keys,
+            self.budget_service,
+            self.usage_service,
         )
 
     def close(self) -> None:
@@ -304,6 +296,7 @@ class Gateway(OperationsWiring):  # + cleanup_service, backup_service
             self.dispatcher.stop()
         if "stores" in self.__dict__:
             self.stores.close()
+        self.close_accounts()
 
 
 _lock = threading.Lock()
@@ -325,7 +318,7 @@ def settings() -> Settings:
     return gateway().settings
 
 
-class Services(OperationsServices):  # + cleanup, backup
+class Services(OperationsServices, AccountsServices):  # + cleanup, backup; auth, accounts, usage, account(), admin()
     """The use cases, and all a handler may reach: each is built on first use."""
 
     def __init__(self, gw: Gateway) -> None:

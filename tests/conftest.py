@@ -7,6 +7,7 @@ import functions_framework
 import pytest
 
 from shared import wiring
+from tests.auth_emulator import auth_emulator, firebase, named_users  # noqa: F401 - fixtures (Auth emulator)
 
 ROOT = Path(__file__).resolve().parent.parent
 TASKS_TOKEN = "test-task-token-0123456789"

@@ -6,3 +6,9 @@ provider (``tests/unit/test_layers.py`` walks the imports to keep it so).
 """
 
 API_PREFIX = "/api/v1"
+
+# Every function imports this package first: refuse to start with the Auth emulator's variable set in
+# production (firebase-admin would then accept unsigned tokens). See shared/firebase.py.
+from shared.firebase import refuse_emulator_in_production  # noqa: E402
+
+refuse_emulator_in_production()

@@ -72,3 +72,20 @@ class UserKeyProviders:
             if template is not None and mode in template.modes and with_keys is not None:
                 return with_keys([keys[name]])
         return None
+
+    def check(self, vendor: str, key: str) -> ErrorKind | None:
+        """What the vendor says of ``key`` (None: accepted; ``VendorProvider.check_key``).
+        ``BAD_REQUEST`` for a name that is no vendor taking users' keys."""
+        template = self.template(vendor)
+        with_keys = getattr(template, "with_keys", None)
+        if template is None or with_keys is None:
+            return ErrorKind.BAD_REQUEST
+        return with_keys([key]).check_key()
+
+    @property
+    def vendors(self) -> list[str]:
+        """Every vendor a user may store a key for (in route order)."""
+        seen: dict[str, None] = {}
+        for names in self.orders.values():
+            seen.update(dict.fromkeys(names))
+        return [name for name in seen if self.template(name) is not None]

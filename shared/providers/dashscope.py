@@ -46,6 +46,7 @@ def code_kind(code: str, status: int) -> ErrorKind:
 
 class DashScopeProvider(VendorProvider):
     name = "dashscope"
+    key_check_path = "/compatible-mode/v1/models"  # check_key: a cheap authenticated GET
     supported = frozenset(_PATHS)
 
     def classify(self, response: requests.Response) -> ProviderError:

@@ -40,6 +40,7 @@ _BLOCKED = {
 
 class GeminiProvider(VendorProvider):
     name = "gemini"
+    key_check_path = "/v1beta/models"  # check_key: a cheap authenticated GET
     supported = frozenset(Mode)
 
     def auth(self, key: str) -> dict[str, str]:

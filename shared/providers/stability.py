@@ -19,6 +19,7 @@ _MODERATION_NAMES = {"content_moderation"}
 
 class StabilityProvider(VendorProvider):
     name = "stability"
+    key_check_path = "/v1/user/balance"  # check_key: a cheap authenticated GET
     supported = frozenset({Mode.TEXT_TO_IMAGE, Mode.IMAGE_TO_IMAGE})
 
     def classify(self, response: requests.Response) -> ProviderError:

@@ -39,6 +39,7 @@ class VendorConfig:
 class VendorProvider(Provider):
     supported: frozenset[Mode] = frozenset()
     paid = True
+    key_check_path = "/models"  # a cheap authenticated GET that bills nothing (listing models): check_key
 
     def __init__(self, config: VendorConfig, clock: Clock, session: requests.Session) -> None:
         """``session``: this vendor's transport (``safe_fetch.vendor_session``), shared by its clones."""
@@ -56,6 +57,19 @@ class VendorProvider(Provider):
 
     def auth(self, key: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {key}"}
+
+    def check_key(self) -> ErrorKind | None:
+        """Whether the vendor takes this adapter's first key (a user's, on a ``with_keys`` clone):
+        None, or what it said (AUTH: rejected, QUOTA: out of credit). One cheap call; a vendor that
+        cannot tell now raises (UNAVAILABLE). A rate-limited key is a valid key."""
+        try:
+            self.http.request("GET", self.key_check_path, key_index=0).response.close()
+        except ProviderError as exc:
+            if exc.kind in (ErrorKind.AUTH, ErrorKind.QUOTA):
+                return exc.kind
+            if exc.kind is not ErrorKind.RATE_LIMITED:
+                raise
+        return None
 
     def classify(self, response: requests.Response) -> ProviderError:
         raise NotImplementedError

@@ -57,7 +57,7 @@ def _duration(seconds: int) -> str:
 def bucket_owner(caller: Caller) -> str:
     """Whose bucket a request draws from: a signed-in user's own, else its network address's.
 
-    An anonymous caller's ``key`` (its browser's visitor id) only owns jobs: a new cookie, or a
+    An anonymous caller's ``key`` (its Firebase anonymous uid) only owns jobs: a new cookie, or a
     new anonymous account, must not buy a new bucket or a new grace allowance.
     """
     if caller.user_id is None or caller.tier == "anonymous":

@@ -193,8 +193,10 @@ class JobService:
 
     def _visible(self, caller: Caller, job_id: str) -> Job:
         job = self.store.get(job_id)
-        # Anonymous jobs: the unguessable id is the capability. Users' jobs: only their owner.
-        if job is None or (job.owner.startswith("user:") and not caller.owns(job.owner)):
+        # Anonymous jobs (Firebase anonymous accounts' too): the unguessable id is the capability.
+        # Signed-in users' jobs: only their owner.
+        private = job is not None and job.owner.startswith("user:") and job.tier != "anonymous"
+        if job is None or (private and not caller.owns(job.owner)):
             raise errors.NotFound("No job with this id.")
         return job
 

@@ -18,7 +18,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from shared.budget.rules import text_spent
+from shared.budget.rules import text_spent, text_tokens
 from shared.clock import Clock
 from shared.domain import Caller, ChatTurn, ProviderError, UnreadableKey
 from shared.errors import AppError
@@ -29,6 +29,7 @@ from shared.stores.base import CacheStore, UserKeyStore
 
 if TYPE_CHECKING:
     from shared.services.budget import BudgetService, Gate
+    from shared.services.usage import UsageService
 
 log = logging.getLogger("gateway.text")
 
@@ -81,8 +82,10 @@ class TextService:
         cache_ttl_seconds: float,
         user_keys: UserKeyStore,
         budget: BudgetService | None = None,
+        usage: UsageService | None = None,
     ) -> None:
         self.budget = budget  # the spend guard: a paid provider is reserved for before it is called
+        self.usage = usage  # every answer is recorded for its caller (one write)
         self.router = router
         self.cache = cache
         self.clock = clock
@@ -140,39 +143,65 @@ class TextService:
         contents = [m.content for m in query.messages]
         return text_spent(served.unit_price, contents, prompt, completion, text)
 
+    def _record(self, caller: Caller | None, result: TextResult, tokens: int, cost: float, started: float) -> None:
+        if self.usage is not None:
+            self.usage.record_text(caller, result.provider, result.model, tokens, cost, started, result.cached)
+
     def complete(self, query: TextQuery, caller: Caller | None = None) -> TextResult:
+        started = self.clock.now()
         keys = self._keys(caller)
         gate = self._gate(query, caller)
         try:
             key, hit = self._lookup(query, keys, caller)
             if hit is not None:
-                return replace(_result(hit), cached=True)
+                cached = replace(_result(hit), cached=True)
+                self._record(caller, cached, cached.prompt_tokens + cached.completion_tokens, 0.0, started)
+                return cached
             served, output = self.router.complete(query.request, query.provider, keys, allow=gate)
         except ProviderError as exc:
             raise self._refused(exc, gate) from None
+        spent = self._spent(query, served, output.prompt_tokens, output.completion_tokens, output.text)
         if gate is not None:
-            spent = self._spent(query, served, output.prompt_tokens, output.completion_tokens, output.text)
             gate.settle(served.provider, spent)
         result = TextResult(output.text, served.provider, output.model, output.prompt_tokens, output.completion_tokens)
         self._keep(key, served, _cached(result))
+        tokens = _tokens(query, output.prompt_tokens + output.completion_tokens, output.text)
+        self._record(caller, result, tokens, spent, started)
         return result
 
     def stream(self, query: TextQuery, caller: Caller | None = None) -> Iterator[Event]:
         """Open the upstream stream now (so a refusal is a normal error answer), then yield events."""
+        started = self.clock.now()
         keys = self._keys(caller)
         gate = self._gate(query, caller)
         try:
             key, hit = self._lookup(query, keys, caller)
             if hit is not None:
+                cached = replace(_result(hit), cached=True)
+                self._record(caller, cached, _tokens(query, 0, cached.text), 0.0, started)
                 return self._replay(hit)
             served, chunks = self.router.stream(query.request, query.provider, keys, allow=gate)
             first = next(chunks, None)
         except ProviderError as exc:
             raise self._refused(exc, gate) from None
-        events = self._events(served, first, chunks, key)
+        events = self._recorded(self._events(served, first, chunks, key), query, served, caller, started)
         if gate is None or gate.current is None:
             return events
         return self._settled(events, query, served, gate)
+
+    def _recorded(
+        self, events: Iterator[Event], query: TextQuery, served: Served, caller: Caller | None, started: float
+    ) -> Iterator[Event]:
+        """The stream's events; when it completes, its usage is recorded (a stream reports no tokens)."""
+        parts: list[str] = []
+        for name, data in events:
+            if name is None:
+                parts.append(data["delta"])
+            if name == "done":
+                text = "".join(parts)
+                result = TextResult(text, served.provider, served.model, 0, 0)
+                self._record(caller, result, _tokens(query, 0, text), self._spent(query, served, 0, 0, text), started)
+            yield name, data
 
     def _settled(self, events: Iterator[Event], query: TextQuery, served: Served, gate: Gate) -> Iterator[Event]:
         """The stream's events; at its end the reservation is settled to the text streamed (a
@@ -223,6 +252,11 @@ class TextService:
         # a stream reports no usage
         self._keep(key, served, _cached(TextResult("".join(parts), served.provider, served.model, 0, 0)))
         yield "done", {"chunks": len(parts)}
+
+
+def _tokens(query: TextQuery, reported: int, text: str) -> int:
+    """The tokens a request is billed: what the vendor reported, else a bound of what was sent and got."""
+    return reported if reported > 0 else text_tokens([m.content for m in query.messages], 0) + len(text.encode())
 
 
 def _cached(result: TextResult) -> dict[str, Any]:

@@ -32,6 +32,9 @@ __all__ = [
     "Reservation",
     "StoredKey",
     "UnreadableKey",
+    "USER_FIELDS",
+    "UsageRecord",
+    "UsageStore",
     "UserKeyStore",
     "UserRecord",
     "UserStore",
@@ -132,12 +135,65 @@ class UserRecord:
     text_limit_override: int | None = None
     email: str | None = None
     budget_override: float | None = None  # the user's own monthly spend cap (cost units); None = the tier's
+    tier_expires_at: float | None = None  # a paid tier's end; then the tier counts as "registered"
+    created_at: float | None = None  # first sign-in
+    last_active: float | None = None  # written at most once a day
+    signed_out_at: float | None = None  # sessions and tokens issued before it no longer count
+
+
+# What ``UserStore.update`` may change (never the id).
+USER_FIELDS = frozenset(UserRecord.__dataclass_fields__) - {"id"}
 
 
 class UserStore(Protocol):
     def get(self, user_id: str) -> UserRecord | None: ...
 
-    def put(self, user: UserRecord) -> None: ...
+    def put(self, user: UserRecord) -> None:
+        """Write the whole record (made or replaced)."""
+
+    def create(self, user: UserRecord) -> UserRecord:
+        """Store ``user`` unless a record with its id exists; return the stored record."""
+
+    def update(self, user_id: str, changes: dict[str, Any]) -> bool:
+        """Set only these fields (of ``USER_FIELDS``) of an existing record, in one write; False if
+        there is none. Concurrent updates of other fields are kept."""
+
+
+@dataclass(frozen=True)
+class UsageRecord:
+    """One generation served to a caller. A media job's record IS its job (read from the jobs);
+    text requests are stored as usage records of their own."""
+
+    id: str
+    owner: str  # the caller's key: user:<uid>
+    at: float  # when it was asked for (a job: its submit time)
+    mode: Mode
+    provider: str
+    model: str
+    duration: float  # seconds it took
+    cost_units: float  # what it cost, per the price table when it ran (0: the user's own key, or cached)
+    quantity: float  # what is priced: images (1), video seconds, text tokens
+    cached: bool = False  # a text answer from the response cache
+
+
+class UsageStore(Protocol):
+    """Every generation of a caller, newest first, a month at a time (``[start, end)``)."""
+
+    def record(self, usage: UsageRecord) -> None:
+        """Store a text request's usage (one write). Media jobs are recorded by the job store."""
+
+    def page(
+        self, owner: str, start: float, end: float, before: tuple[float, str] | None, limit: int
+    ) -> tuple[list[UsageRecord], tuple[float, str] | None]:
+        """Up to ``limit`` records (text requests and succeeded jobs) newest first, after the
+        cursor ``before`` (``(at, id)`` of the last record of the previous page); and the cursor
+        of the next page, None on the last."""
+
+    def totals(self, owner: str, start: float, end: float) -> dict[Mode, tuple[int, float]]:
+        """Per mode: how many generations and their cost units (indexed aggregations)."""
+
+    def purge(self, before: float, limit: int | None = None) -> int:
+        """Delete text usage records from before ``before``; at most ``limit``."""
 
 
 @dataclass(frozen=True)

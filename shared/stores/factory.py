@@ -14,6 +14,7 @@ from shared.stores.base import (
     JobStore,
     LimiterStore,
     ProviderStateStore,
+    UsageStore,
     UserKeyStore,
     UserStore,
 )
@@ -36,6 +37,7 @@ class Stores:
     user_keys: UserKeyStore  # users' own provider keys (BYOK), encrypted
     cache: CacheStore  # text answers by request hash
     budgets: BudgetStore  # spend budgets (shared.budget)
+    usage: UsageStore  # every generation per caller: text requests here, media jobs in ``jobs``
     close: Callable[[], None] = field(default=lambda: None)
     compact: Callable[[], int] = field(default=lambda: 0)  # give free space back after deletes: bytes (SQLite)
     database_path: Path | None = None  # the SQLite file (backups); None on Firestore
@@ -51,6 +53,7 @@ def open_sqlite(path: Path, cipher: KeyCipher | None = None) -> Stores:
     from shared.stores.sqlite.jobs import SqliteJobStore
     from shared.stores.sqlite.limiter import SqliteLimiterStore
     from shared.stores.sqlite.provider_state import SqliteProviderStateStore
+    from shared.stores.sqlite.usage import SqliteUsageStore
     from shared.stores.sqlite.user_keys import SqliteUserKeyStore
     from shared.stores.sqlite.users import SqliteUserStore
 
@@ -63,6 +66,7 @@ def open_sqlite(path: Path, cipher: KeyCipher | None = None) -> Stores:
         user_keys=SqliteUserKeyStore(db, cipher or file_cipher(Path(path).parent / "byok.key")),
         cache=SqliteCacheStore(db),
         budgets=SqliteBudgetStore(db),
+        usage=SqliteUsageStore(db),
         close=db.close,
         compact=db.compact,
         database_path=db.path,
@@ -78,6 +82,7 @@ def open_firestore(settings: Settings, cipher: KeyCipher | None = None) -> Store
     from shared.stores.firestore.jobs import FirestoreJobStore
     from shared.stores.firestore.limiter import FirestoreLimiterStore
     from shared.stores.firestore.provider_state import FirestoreProviderStateStore
+    from shared.stores.firestore.usage import FirestoreUsageStore
     from shared.stores.firestore.user_keys import FirestoreUserKeyStore
     from shared.stores.firestore.users import FirestoreUserStore
 
@@ -105,6 +110,7 @@ def open_firestore(settings: Settings, cipher: KeyCipher | None = None) -> Store
         user_keys=FirestoreUserKeyStore(db, cipher or cipher_for(settings)),
         cache=FirestoreCacheStore(db),
         budgets=budgets,
+        usage=FirestoreUsageStore(db),
         close=close,
         ops=db.ops,
     )

@@ -60,6 +60,10 @@ class DashScopeFake(FakeVendor):
         for path in _CREATE:
             self.app.add_url_rule(path, path, self._create, methods=["POST"])
 
+        @self.app.get("/compatible-mode/v1/models")
+        def key_check() -> Response:  # what check_key calls
+            return jsonify({"object": "list", "data": [{"id": "qwen-test"}]})
+
         @self.app.get("/api/v1/tasks/<task_id>")
         def task(task_id: str) -> Response:
             return jsonify(self._status(task_id))

@@ -52,6 +52,10 @@ class GeminiFake(FakeVendor):
         return response
 
     def routes(self) -> None:
+        @self.app.get("/v1beta/models")
+        def key_check() -> Response:  # what check_key calls
+            return jsonify({"models": [{"name": "models/gemini-test"}]})
+
         @self.app.post("/v1beta/models/<path:target>")
         def models(target: str) -> Response:
             model, _, method = target.partition(":")

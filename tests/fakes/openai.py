@@ -41,6 +41,10 @@ class OpenAIFake(FakeVendor):
         return response
 
     def routes(self) -> None:
+        @self.app.get("/v1/models")
+        def key_check() -> Response:  # what check_key calls: listing models bills nothing
+            return jsonify({"object": "list", "data": [{"id": "chat-test", "object": "model"}]})
+
         @self.app.post("/v1/chat/completions")
         def chat() -> Response:
             body = request.get_json(silent=True) or {}

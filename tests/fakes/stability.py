@@ -54,6 +54,10 @@ class StabilityFake(FakeVendor):
         return False
 
     def routes(self) -> None:
+        @self.app.get("/v1/user/balance")
+        def key_check() -> Response:  # what check_key calls
+            return jsonify({"credits": 42.0})
+
         @self.app.post("/v2beta/stable-image/generate/<endpoint>")
         def generate(endpoint: str) -> Response:
             if endpoint not in _ENDPOINTS:

@@ -15,8 +15,8 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from shared import wiring
-from shared.auth import Identity
 from shared.secretbox import KeyCipher
+from tests.auth_emulator import NamedUsers
 from tests.fakes.clock import FakeClock
 from tests.fakes.openai import OpenAIFake
 from tests.fakes.pipeline import install_gateway, serve
@@ -59,12 +59,27 @@ def gateway(env, monkeypatch: pytest.MonkeyPatch, fakes: dict[str, FakeVendor]) 
     return install
 
 
+USERS: list[NamedUsers] = []
+
+
+@pytest.fixture(autouse=True)
+def _accounts(named_users: NamedUsers) -> Iterator[None]:
+    """alice and bob are real accounts on the Firebase Auth emulator."""
+    USERS.append(named_users)
+    yield
+    USERS.clear()
+
+
+def _uid(name: str = "alice") -> str:
+    return USERS[0].uid(name)
+
+
 def _signed_in(user_id: str = "alice") -> dict[str, str]:
-    return {"Authorization": f"Bearer {wiring.gateway().sessions.issue(Identity(user_id))}"}
+    return USERS[0].bearer(user_id)
 
 
 def _store_key(provider: str, key: str = USER_KEY, user_id: str = "alice") -> None:
-    wiring.gateway().user_keys.put_key(user_id, provider, key, wiring.gateway().clock.now())
+    wiring.gateway().user_keys.put_key(_uid(user_id), provider, key, wiring.gateway().clock.now())
 
 
 def _submit(client, path: str = T2I, headers: dict | None = None, **body):
@@ -174,7 +189,7 @@ def test_a_key_for_another_mode_leaves_routing_alone(client, run_job, gateway, f
 def test_a_stored_key_that_cannot_be_decrypted_is_reported(client, run_job, gateway, fakes):
     gateway()
     store = wiring.gateway().user_keys
-    type(store)(store.db, KeyCipher.of(KeyCipher.generate())).put_key("alice", "stability", USER_KEY, 0.0)
+    type(store)(store.db, KeyCipher.of(KeyCipher.generate())).put_key(_uid(), "stability", USER_KEY, 0.0)
     job = _job(client, run_job, _signed_in())
     assert job["status"] == "failed" and job["error"]["error_type"] == "user_key_unreadable"
     assert _posts(fakes["stability"]) == []

@@ -7,7 +7,6 @@ import threading
 import pytest
 
 from shared import wiring
-from shared.auth import Identity
 from shared.config import Settings
 from shared.stores.base import UserRecord
 from tests.conftest import function_client
@@ -71,20 +70,22 @@ def test_headers_show_grace_then_the_draining_bucket(client):
     assert seen[5:] == ['"anonymous";r=2;t=20', '"anonymous";r=1;t=40']
 
 
-def test_a_donor_gets_five_plus_ten(env):
+def test_a_donor_gets_five_plus_ten(firebase):
     _frozen_time()
-    token = wiring.gateway().sessions.issue(Identity("donor-1", tier="donor"))
-    responses = _fire(20, headers={"Authorization": f"Bearer {token}"})
+    donor = firebase.sign_up()
+    wiring.gateway().users.put(UserRecord(donor.uid, tier="donor"))  # the record is the tier's source of truth
+    responses = _fire(20, headers=donor.bearer)
     assert _statuses(responses) == [202] * 15 + [429] * 5
     assert responses[0].headers["RateLimit-Policy"] == '"donor";q=10;w=60'
     refused = next(r for r in responses if r.status_code == 429).get_json()
     assert "donor" in refused["message"] and "Signing in" not in refused["message"]
 
 
-def test_the_user_record_overrides_tier_and_limit(env):
-    wiring.gateway().users.put(UserRecord("vip", tier="registered", limit_override=2))
-    token = wiring.gateway().sessions.issue(Identity("vip", tier="anonymous"))
-    responses = _fire(10, headers={"Authorization": f"Bearer {token}"})
+def test_the_user_record_overrides_tier_and_limit(firebase):
+    vip = firebase.sign_up()
+    firebase.set_claims(vip.uid, {"tier": "donor"})  # a stale claim: the record wins
+    wiring.gateway().users.put(UserRecord(vip.uid, tier="registered", limit_override=2))
+    responses = _fire(10, headers=firebase.refresh(vip).bearer)
     assert _statuses(responses) == [202] * 7 + [429] * 3
     assert responses[0].headers["RateLimit-Policy"] == '"registered";q=2;w=60'
 

@@ -1,7 +1,9 @@
 """Anonymous visitors are kept apart, and cookie-authenticated writes come only from the site.
 
 Every request goes through the real functions' apps. A ``Browser`` keeps its own ``__session``
-cookie (as a browser does for the whole site) and its network address.
+cookie (as a browser does for the whole site) and its network address; like the site on a first
+visit, it signs in anonymously (Firebase anonymous sign-in on the Auth emulator) when given the
+emulator, so its anonymous account owns its jobs.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ import io
 from itsdangerous import URLSafeTimedSerializer
 
 from shared import wiring
-from shared.auth import Identity
 from shared.config import Settings
 from shared.domain import Job, Mode
 from tests.conftest import TASKS_TOKEN, function_client
@@ -34,9 +35,12 @@ def _session_cookie(response) -> str | None:
 class Browser:
     """One browser: the cookie jar a real one keeps for the site, and the address it calls from."""
 
-    def __init__(self, address: str = "203.0.113.7") -> None:
+    def __init__(self, address: str = "203.0.113.7", firebase=None, id_token: str | None = None) -> None:
         self.address = address
         self.cookie: str | None = None
+        token = id_token or (firebase.anonymous().id_token if firebase is not None else None)
+        if token is not None:
+            assert self._send("auth", "POST", "/api/v1/auth/session", json={"id_token": token}).status_code == 200
 
     def _send(self, function: str, method: str, path: str, headers: dict | None = None, **kwargs):
         client = function_client(function)
@@ -84,31 +88,30 @@ def _envelope(response, status: int, error_type: str) -> dict:
 # --- anonymous visitors behind one address ---------------------------------------------------
 
 
-def test_two_browsers_behind_one_address_see_and_cancel_only_their_own_jobs(env):
-    alice, bob = Browser("198.51.100.10"), Browser("198.51.100.10")
+def test_two_browsers_behind_one_address_see_and_cancel_only_their_own_jobs(firebase):
+    alice, bob = Browser("198.51.100.10", firebase), Browser("198.51.100.10", firebase)
     mine = {alice.submit_id("alice's private prompt") for _ in range(2)}
     theirs = bob.submit_id("bob's private prompt")
     assert alice.listed() == mine
     assert bob.listed() == {theirs}
-    assert Browser("198.51.100.10").listed() == set(), "a third visitor on the address sees nothing"
+    assert Browser("198.51.100.10", firebase).listed() == set(), "a third visitor on the address sees nothing"
+    assert Browser("198.51.100.10").listed() == set(), "and so does a client without an account"
     victim = next(iter(mine))
     _envelope(bob.cancel(victim), 403, "forbidden")
     assert alice.get(victim).get_json()["status"] == "queued", "a stranger cannot cancel it"
     assert alice.cancel(victim).get_json()["status"] == "canceled"
 
 
-def test_a_job_id_is_still_the_capability_to_view_it_without_any_cookie(env):
-    owner = Browser()
+def test_a_job_id_is_still_the_capability_to_view_it_without_any_cookie(firebase):
+    owner = Browser(firebase=firebase)
     job_id = owner.submit_id()
     shared_link = function_client("jobs").get(f"{JOBS}/{job_id}")  # no cookie, another address
     assert shared_link.status_code == 200 and shared_link.get_json()["job_id"] == job_id
     assert _session_cookie(shared_link) is None, "viewing creates nothing, so it sets no cookie"
 
 
-def test_a_users_job_stays_visible_only_to_that_user(env):
-    token = wiring.gateway().sessions.issue(Identity("u-1", tier="registered"))
-    user = Browser()
-    user.cookie = token
+def test_a_users_job_stays_visible_only_to_that_user(firebase):
+    user = Browser(id_token=firebase.sign_up().id_token)
     job_id = user.submit_id()
     assert user.get(job_id).status_code == 200 and user.listed() == {job_id}
     assert Browser().get(job_id).status_code == 404
@@ -131,39 +134,22 @@ def test_jobs_owned_by_an_address_before_are_listed_for_no_one(env):
     assert Browser("203.0.113.7").get(legacy.id).status_code == 200, "its id still shows it"
 
 
-def test_the_visitor_cookie_is_signed_http_only_and_lax_and_secure_off_localhost(env):
-    first = Browser().submit()
-    cookie = _session_cookie(first)
-    assert cookie is not None
-    attributes = {part.strip().split("=", 1)[0].lower() for part in cookie.split(";")[1:]}
-    assert {"httponly", "path", "max-age"} <= attributes and "SameSite=Lax" in cookie and "Path=/" in cookie
-    assert "secure" not in attributes, "plain-http localhost: a Secure cookie would be dropped"
-    https = function_client("generate_text_to_image").post(
-        T2I, json={"prompt": "x"}, base_url="https://gateway.example"
-    )
-    assert "Secure" in (_session_cookie(https) or "")
-
-
-def test_the_cookie_is_set_once_and_only_when_something_is_created(env):
+def test_a_submit_sets_no_cookie_only_signing_in_does(env):
     browser = Browser()
-    assert _session_cookie(browser.submit("")) is None, "a refused submit sets no cookie"
-    assert browser.cookie is None
+    assert _session_cookie(browser.submit()) is None and browser.cookie is None
     assert _session_cookie(browser._send("jobs", "GET", JOBS)) is None
-    browser.submit_id()
-    assert browser.cookie is not None
-    assert _session_cookie(browser.submit("again")) is None, "a known visitor keeps its id"
+    first, second = browser.submit_id("one"), browser.submit_id("two")
+    assert browser.listed() == set(), "a client without an account owns nothing it could list"
+    assert {browser.get(first).status_code, browser.get(second).status_code} == {200}, "each id shows its job"
 
 
-def test_a_forged_or_foreign_cookie_is_a_new_visitor(env):
-    alice = Browser()
+def test_a_forged_or_foreign_cookie_is_a_new_visitor(firebase):
+    alice = Browser(firebase=firebase)
     job_id = alice.submit_id()
     forger = Browser()
     forger.cookie = alice.cookie[:-2] + ("AA" if not alice.cookie.endswith("AA") else "BB")
     assert job_id not in forger.listed()
-    # A visitor token is no user session, and a user session is no visitor token: different salts.
-    assert wiring.gateway().sessions.verify(alice.cookie) is None
-    user_token = wiring.gateway().sessions.issue(Identity("u-2"))
-    assert wiring.gateway().visitors.verify(user_token) is None
+    assert forger.submit().headers["RateLimit-Policy"].startswith('"anonymous"')
 
 
 def test_clearing_cookies_buys_no_new_limit(env):
@@ -175,20 +161,6 @@ def test_clearing_cookies_buys_no_new_limit(env):
     assert refused.status_code == 429 and refused.get_json()["error_type"] == "rate_limited"
 
 
-def test_anonymous_accounts_share_their_address_limit(env):
-    """Firebase anonymous sign-in gives each browser a uid with the anonymous tier: still one
-    bucket per address, so a new anonymous account buys nothing."""
-    wiring.install(wiring.Gateway(Settings(), FakeClock()))
-    statuses = []
-    for i in range(10):
-        token = wiring.gateway().sessions.issue(Identity(f"anon-uid-{i}", tier="anonymous"))
-        response = function_client("generate_text_to_image").post(
-            T2I, json={"prompt": "x"}, headers={"Authorization": f"Bearer {token}"}
-        )
-        statuses.append(response.status_code)
-    assert statuses == [202] * 8 + [429] * 2
-
-
 # --- cross-site writes ----------------------------------------------------------------------
 
 
@@ -196,8 +168,8 @@ def _form(prompt: str = "forged") -> dict:
     return {"prompt": prompt, "image": (io.BytesIO(png()), "x.png", "image/png")}
 
 
-def test_a_cross_site_multipart_form_with_the_cookie_is_refused_and_stores_nothing(env):
-    victim = Browser()
+def test_a_cross_site_multipart_form_with_the_cookie_is_refused_and_stores_nothing(firebase):
+    victim = Browser(firebase=firebase)
     victim.submit_id()
     before = _stored()
     inputs = wiring.gateway().settings.resolved_media_dir / "inputs"
@@ -209,8 +181,8 @@ def test_a_cross_site_multipart_form_with_the_cookie_is_refused_and_stores_nothi
     assert _stored() == before and not (inputs.exists() and any(inputs.iterdir()))
 
 
-def test_fetch_metadata_marks_a_cross_site_write_without_an_origin(env):
-    victim = Browser()
+def test_fetch_metadata_marks_a_cross_site_write_without_an_origin(firebase):
+    victim = Browser(firebase=firebase)
     victim.submit_id()
     before = _stored()
     forged = victim.submit("forged", headers={"Sec-Fetch-Site": "cross-site"})
@@ -218,16 +190,16 @@ def test_fetch_metadata_marks_a_cross_site_write_without_an_origin(env):
     assert _stored() == before
 
 
-def test_a_cross_site_cancel_with_the_cookie_is_refused(env):
-    victim = Browser()
+def test_a_cross_site_cancel_with_the_cookie_is_refused(firebase):
+    victim = Browser(firebase=firebase)
     job_id = victim.submit_id()
     _envelope(victim.cancel(job_id, {"Origin": EVIL}), 403, "origin_refused")
     assert victim.get(job_id).get_json()["status"] == "queued"
     assert victim.cancel(job_id, {"Origin": "http://localhost"}).status_code == 200, "same origin"
 
 
-def test_the_site_and_listed_origins_may_write_with_the_cookie(env):
-    browser = Browser()
+def test_the_site_and_listed_origins_may_write_with_the_cookie(firebase):
+    browser = Browser(firebase=firebase)
     browser.submit_id()
     same = browser.submit("same", headers={"Origin": "http://localhost", "Sec-Fetch-Site": "same-origin"})
     assert same.status_code == 202
@@ -241,8 +213,8 @@ def test_the_site_and_listed_origins_may_write_with_the_cookie(env):
     assert proxied.status_code == 202, "same origin as the host the proxy was asked for"
 
 
-def test_bearer_requests_and_the_task_routes_are_not_subject_to_the_origin_check(env):
-    token = wiring.gateway().sessions.issue(Identity("api-user"))
+def test_bearer_requests_and_the_task_routes_are_not_subject_to_the_origin_check(firebase):
+    token = firebase.sign_up().id_token
     bearer = function_client("generate_text_to_image").post(
         T2I, json={"prompt": "x"}, headers={"Authorization": f"Bearer {token}", "Origin": EVIL}
     )
@@ -260,10 +232,10 @@ def test_bearer_requests_and_the_task_routes_are_not_subject_to_the_origin_check
     assert cookieless.status_code == 202, "no cookie, no ambient authority to abuse"
 
 
-def test_a_wildcard_origin_never_gets_credentials_nor_cookie_writes(env, monkeypatch):
+def test_a_wildcard_origin_never_gets_credentials_nor_cookie_writes(firebase, monkeypatch):
     monkeypatch.setenv("CORS_ORIGINS", "*")
     wiring.reset()
-    browser = Browser()
+    browser = Browser(firebase=firebase)
     browser.submit_id()
     read = function_client("health").get("/api/v1/health", headers={"Origin": EVIL})
     assert read.headers["Access-Control-Allow-Origin"] == "*"
@@ -276,7 +248,7 @@ def test_a_wildcard_origin_never_gets_credentials_nor_cookie_writes(env, monkeyp
     _envelope(browser.submit("forged", headers={"Origin": EVIL}), 403, "origin_refused")
 
 
-def test_a_session_signed_with_an_empty_secret_is_nobody(env, monkeypatch):
+def test_a_session_signed_with_an_empty_secret_is_nobody(firebase, monkeypatch):
     monkeypatch.setenv("SESSION_SECRET", "")
     wiring.reset()
     forged = URLSafeTimedSerializer(b"", salt="aiart-session").dumps({"uid": "admin", "tier": "donor"})

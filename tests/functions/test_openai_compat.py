@@ -22,7 +22,6 @@ import requests
 from PIL import Image
 
 from shared import wiring
-from shared.auth import Identity
 from shared.config import Settings
 from tests.conftest import ROOT, function_client
 from tests.fakes.clock import FakeClock
@@ -307,7 +306,7 @@ def test_an_image_not_ready_in_time_is_a_504_naming_the_job(gateway, sdk):
 # -- who calls ------------------------------------------------------------------------------------
 
 
-def test_anonymous_access_can_be_turned_off(gateway, sdk):
+def test_anonymous_access_can_be_turned_off(gateway, sdk, named_users):
     gateway(OPENAI_COMPAT_ANONYMOUS="false")
     for key in ("any-string", "sk-gw-" + "a" * 40):
         with pytest.raises(openai.AuthenticationError) as raised:
@@ -315,7 +314,7 @@ def test_anonymous_access_can_be_turned_off(gateway, sdk):
         assert raised.value.code == "invalid_api_key" and raised.value.body["type"] == "invalid_request_error"
         with pytest.raises(openai.AuthenticationError):
             sdk(api_key=key).models.list()
-    session = wiring.gateway().sessions.issue(Identity("alice"))
+    session = named_users.user("alice").id_token  # a Firebase ID token (Auth emulator)
     assert sdk(api_key=session).chat.completions.create(model="auto", messages=HI).choices
 
 
@@ -325,12 +324,12 @@ def test_a_gateway_key_is_never_read_as_a_session_and_acts_anonymous_by_address(
     assert len(wiring.gateway().jobs.list_for_owner("ip:127.0.0.1", 5)) == 1
 
 
-def test_a_signed_in_users_own_key_serves_them_and_identical_requests_hit_the_cache(gateway, fakes, sdk):
+def test_a_signed_in_users_own_key_serves_them_and_identical_requests_hit_the_cache(gateway, fakes, sdk, named_users):
     gateway()
     own = "sk-alice-own-key-7f3a9c2e"
     fakes["openai"].keys.add(own)
-    wiring.gateway().user_keys.put_key("alice", "openai", own, wiring.gateway().clock.now())
-    alice = sdk(api_key=wiring.gateway().sessions.issue(Identity("alice")))
+    wiring.gateway().user_keys.put_key(named_users.uid("alice"), "openai", own, wiring.gateway().clock.now())
+    alice = sdk(api_key=named_users.user("alice").id_token)
     assert alice.chat.completions.create(model="auto", messages=HI).model == "openai/chat-test"
     assert [s.key for s in _posts(fakes["openai"])] == [own]
     for _ in range(2):

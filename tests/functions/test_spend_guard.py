@@ -15,8 +15,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from shared import wiring
-from shared.domain import Identity
 from shared.stores.base import UserRecord
+from tests.auth_emulator import NamedUsers
+from tests.conftest import function_client
 from tests.fakes.clock import FakeClock
 from tests.fakes.dashscope import DashScopeFake
 from tests.fakes.openai import OpenAIFake
@@ -70,8 +71,19 @@ def _budget(name: str = "deployment", period: str = "day") -> dict:
     return {"reserved": found[0].reserved, "spent": found[0].spent, "remaining": found[0].remaining}
 
 
+USERS: list[NamedUsers] = []
+
+
+@pytest.fixture(autouse=True)
+def _accounts(named_users: NamedUsers) -> Iterator[None]:
+    """carol, dave, erin and frank are real accounts on the Firebase Auth emulator."""
+    USERS.append(named_users)
+    yield
+    USERS.clear()
+
+
 def _signed_in(user_id: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {wiring.gateway().sessions.issue(Identity(user_id))}"}
+    return USERS[0].bearer(user_id)
 
 
 def _burst(client, count: int) -> list:
@@ -82,7 +94,7 @@ def _burst(client, count: int) -> list:
 
     def fire(index: int) -> None:
         barrier.wait()
-        answers[index] = _submit(client, ip=f"203.0.113.{index + 1}")
+        answers[index] = _submit(function_client, ip=f"203.0.113.{index + 1}")  # a caller of its own each
 
     threads = [threading.Thread(target=fire, args=(i,)) for i in range(count)]
     for thread in threads:
@@ -239,14 +251,14 @@ def test_a_users_own_key_never_counts_and_a_users_cap_comes_from_tier_or_record(
     gateway(BUDGET_DAILY_UNITS="3", BUDGET_USER_MONTHLY_UNITS="registered=3")
     gw = wiring.gateway()
     fakes["stability"].keys.add("sk-dave-own-key-1234")
-    gw.user_keys.put_key("dave", "stability", "sk-dave-own-key-1234", gw.clock.now())
+    gw.user_keys.put_key(USERS[0].uid("dave"), "stability", "sk-dave-own-key-1234", gw.clock.now())
     own = _signed_in("dave")
     for _ in range(3):  # BYOK: the platform pays nothing, whatever its budgets say
         answer = _submit(client, headers=own)
         assert answer.status_code == 202
         assert run_job(answer.get_json()["job_id"])["status"] == "succeeded"
     assert _budget() == {"reserved": 0, "spent": 0, "remaining": 3}
-    gw.users.put(UserRecord("erin", tier="registered", budget_override=0))
+    gw.users.put(UserRecord(USERS[0].uid("erin"), tier="registered", budget_override=0))
     refused = _submit(client, headers=_signed_in("erin"))
     assert refused.status_code == 429 and "Your account" in refused.get_json()["message"]
     assert _submit(client, headers=_signed_in("frank")).status_code == 202  # the tier's 3 units

@@ -1,37 +1,47 @@
-"""User records (tier, limit overrides) on Firestore: ``users/{uid}``."""
+"""User records (tier, expiry, limit overrides, activity) on Firestore: ``users/{uid}``."""
 
 from __future__ import annotations
 
-from shared.stores.base import UserRecord
+from typing import TYPE_CHECKING, Any
+
+from shared.stores.base import USER_FIELDS, UserRecord
 from shared.stores.firestore.db import FirestoreDb, doc_id
+
+if TYPE_CHECKING:
+    from google.cloud.firestore import DocumentReference
+
+
+def _record(user_id: str, data: dict[str, Any]) -> UserRecord:
+    return UserRecord(user_id, **{name: data[name] for name in USER_FIELDS if name in data})
+
+
+def _fields(user: UserRecord) -> dict[str, Any]:
+    return {name: getattr(user, name) for name in USER_FIELDS}
 
 
 class FirestoreUserStore:
     def __init__(self, db: FirestoreDb) -> None:
         self.db = db
 
+    def _ref(self, user_id: str) -> DocumentReference:
+        return self.db.collection("users").document(doc_id(user_id))
+
     def get(self, user_id: str) -> UserRecord | None:
-        snap = self.db.get(self.db.collection("users").document(doc_id(user_id)))
-        data = snap.to_dict()
-        if data is None:
-            return None
-        return UserRecord(
-            user_id,
-            data["tier"],
-            data.get("limit_override"),
-            data.get("text_limit_override"),
-            data.get("email"),
-            data.get("budget_override"),
-        )
+        data = self.db.get(self._ref(user_id)).to_dict()
+        return None if data is None else _record(user_id, data)
 
     def put(self, user: UserRecord) -> None:
-        self.db.merge(
-            self.db.collection("users").document(doc_id(user.id)),
-            {
-                "tier": user.tier,
-                "limit_override": user.limit_override,
-                "text_limit_override": user.text_limit_override,
-                "email": user.email,
-                "budget_override": user.budget_override,
-            },
-        )
+        self.db.merge(self._ref(user.id), _fields(user))
+
+    def create(self, user: UserRecord) -> UserRecord:
+        """One write when new; a record made meanwhile by another instance wins (one more read)."""
+        if self.db.create(self._ref(user.id), _fields(user)) is not None:
+            return user
+        stored = self.get(user.id)
+        return stored if stored is not None else user
+
+    def update(self, user_id: str, changes: dict[str, Any]) -> bool:
+        unknown = set(changes) - USER_FIELDS
+        if unknown:
+            raise ValueError(f"not user fields: {sorted(unknown)}")
+        return self.db.update(self._ref(user_id), dict(changes)) is not None

@@ -126,6 +126,35 @@ MIGRATIONS: list[str] = [
     """
     CREATE INDEX jobs_created ON jobs(created_at);
     """,
+    # 7: accounts (shared.services.users, shared.services.usage)
+    """
+    ALTER TABLE users ADD COLUMN tier_expires_at REAL;
+    ALTER TABLE users ADD COLUMN created_at REAL;
+    ALTER TABLE users ADD COLUMN last_active REAL;
+    ALTER TABLE users ADD COLUMN signed_out_at REAL;
+    CREATE TABLE usage (
+        id TEXT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        at REAL NOT NULL,
+        mode TEXT NOT NULL,
+        provider TEXT NOT NULL,
+        model TEXT NOT NULL,
+        duration REAL NOT NULL,
+        cost_units REAL NOT NULL,
+        quantity REAL NOT NULL,
+        cached INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX usage_owner ON usage(owner, at DESC, id DESC);
+    CREATE INDEX usage_at ON usage(at);
+    """,
+    # 8: queue order by rank = submit time + priority x QUEUE_AGING_SECONDS (shared.domain.queue_rank),
+    # fixed at submit; rows from before get the default aging (60 s)
+    """
+    ALTER TABLE jobs ADD COLUMN rank REAL;
+    UPDATE jobs SET rank = created_at + priority * 60.0;
+    DROP INDEX jobs_queue;
+    CREATE INDEX jobs_rank ON jobs(status, rank, id);
+    """,
 ]
 
 
