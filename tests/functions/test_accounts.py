@@ -35,7 +35,9 @@ class Browser:
             client.set_cookie("__session", self.cookie)
         else:
             client.delete_cookie("__session")
-        response = client.open(path, method=method, headers=headers or {}, environ_base={"REMOTE_ADDR": self.address}, **kwargs)
+        response = client.open(
+            path, method=method, headers=headers or {}, environ_base={"REMOTE_ADDR": self.address}, **kwargs
+        )
         for header in response.headers.getlist("Set-Cookie"):
             if header.startswith("__session="):
                 self.set_cookie_header = header
@@ -75,7 +77,13 @@ def test_sign_up_session_cookie_me_usage_sign_out_and_the_revoked_cookie_is_refu
     browser = Browser()
     signed_in = browser.sign_in(user.id_token)
     assert signed_in.status_code == 200, signed_in.get_json()
-    assert signed_in.get_json() == {"uid": user.uid, "email": user.email, "tier": "registered", "admin": False, "anonymous": False}
+    assert signed_in.get_json() == {
+        "uid": user.uid,
+        "email": user.email,
+        "tier": "registered",
+        "admin": False,
+        "anonymous": False,
+    }
     flags = [part.strip() for part in browser.set_cookie_header.split(";")]
     assert {"HttpOnly", "Path=/", "SameSite=Strict"} <= set(flags)
     assert "Secure" not in flags, "plain-http localhost: a Secure cookie would be dropped"
@@ -147,7 +155,13 @@ def test_an_anonymous_account_linked_to_an_email_keeps_its_jobs(firebase):
     member = firebase.link_email(guest)
     assert member.uid == guest.uid
     upgraded = browser.sign_in(member.id_token).get_json()
-    assert upgraded == {"uid": guest.uid, "email": member.email, "tier": "registered", "admin": False, "anonymous": False}
+    assert upgraded == {
+        "uid": guest.uid,
+        "email": member.email,
+        "tier": "registered",
+        "admin": False,
+        "anonymous": False,
+    }
     assert browser.listed() == jobs, "the jobs stay with the uid"
     assert browser.submit().headers["RateLimit-Policy"].startswith('"registered"')
 

@@ -50,7 +50,9 @@ def test_the_admin_command_grants_and_revokes_the_claim(firebase):
     environ = {**os.environ, "FIREBASE_AUTH_EMULATOR_HOST": firebase.host}
 
     def admin(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "shared.admin", *args], cwd=ROOT, env=environ, capture_output=True, text=True)
+        return subprocess.run(
+            [sys.executable, "-m", "shared.admin", *args], cwd=ROOT, env=environ, capture_output=True, text=True
+        )
 
     granted = admin("grant", user.email)
     assert granted.returncode == 0, granted.stderr
