@@ -213,6 +213,7 @@ class Settings(BaseSettings):
     eta_cache_seconds: float = Field(default=300.0, ge=0)  # per instance; a refresh reads ETA_WINDOW jobs
     tasks_token: SecretStr | None = None
     redispatch_after_seconds: float = Field(default=120.0, gt=0)
+    queue_aging_seconds: float = Field(default=60.0, ge=0, le=86400)  # a priority step is worth this wait (README)
     submit_dedupe_seconds: float = Field(default=30.0, ge=0)  # identical media submits inside it: same job
     text_cache_ttl_seconds: float = Field(default=3600.0, ge=0)  # identical text requests answered from the store
     byok_encryption_key: SecretStr | None = None  # Fernet key(s), comma-separated: first encrypts, all decrypt

@@ -39,6 +39,16 @@ class JobStatus(StrEnum):
         return self in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED)
 
 
+DEFAULT_AGING_SECONDS = 60.0  # QUEUE_AGING_SECONDS' default; also the rank of jobs stored without one
+
+
+def queue_rank(created_at: float, priority: int, aging_seconds: float) -> float:
+    """Where a job stands in the queue: lower runs first. Each priority step (donor 1, registered 2,
+    anonymous 3) is worth ``aging_seconds`` of waiting, so a job is never overtaken by a job of a
+    better tier submitted more than (its priority - 1) x ``aging_seconds`` after it: no tier starves."""
+    return created_at + priority * aging_seconds
+
+
 @dataclass(frozen=True)
 class Job:
     id: str
@@ -64,6 +74,17 @@ class Job:
     cost_units: float = 0.0
     expire_at: float | None = None
     budget: dict[str, Any] | None = None  # the spend reservation made at submit (shared.budget.Reservation)
+    rank: float | None = None  # queue order, fixed at submit (``queue_rank``); None: with the default aging
+
+    def __post_init__(self) -> None:
+        if self.rank is None:  # frozen: set once, here
+            object.__setattr__(self, "rank", queue_rank(self.created_at, self.priority, DEFAULT_AGING_SECONDS))
+
+    @property
+    def ordering_rank(self) -> float:
+        """The rank the stores order the queue by (never None)."""
+        assert self.rank is not None
+        return self.rank
 
     @property
     def duration(self) -> float | None:

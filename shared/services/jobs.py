@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from shared import errors
 from shared.clock import Clock
-from shared.domain import Caller, Job, JobSnapshot, JobStatus, Mode
+from shared.domain import DEFAULT_AGING_SECONDS, Caller, Job, JobSnapshot, JobStatus, Mode, queue_rank
 from shared.jobs import eta
 from shared.jobs.sweep import SweepReport, redispatch
 from shared.media import EXTENSIONS, MediaStore
@@ -72,6 +72,7 @@ class JobPolicy:
     eta_cache_seconds: float = 15.0
     dedupe_seconds: float = 0.0
     redispatch_after_seconds: float = 120.0
+    aging_seconds: float = DEFAULT_AGING_SECONDS  # queue rank = submit time + priority x this
 
 
 class JobService:
@@ -126,6 +127,7 @@ class JobService:
                 owner=caller.key,
                 tier=caller.tier,
                 priority=caller.priority,
+                rank=queue_rank(now, caller.priority, self.policy.aging_seconds),
                 mode=mode,
                 params=params,
                 created_at=now,
@@ -234,18 +236,22 @@ class JobService:
         return JobSnapshot(job, position, eta_seconds, poll, url)
 
     def run_claimed(self, job_id: str, worker: str) -> Job | None:
-        """Claim ``job_id`` for ``worker`` and run it (the dispatcher's target).
+        """Run the best queued job for ``worker``: a task is a token, not an order (the dispatcher's target).
 
-        Returns the job as it stands afterwards: finished, or untouched when another worker
-        holds it or it had already finished (the task is then done); None for an unknown id.
+        Each accepted job puts one token (a Cloud Tasks task named after it) in the queue, and each
+        token runs the queued job of lowest rank, whatever job it was named after: so the queue's
+        order (tier, aging) holds however tasks arrive, and the named job runs on a later token.
+        The store's claim is atomic, so each job runs once however often a task is delivered.
+        Returns the job this token ran, as it stands afterwards; with nothing to run, the named
+        job as it stands (None for an unknown id).
         """
         now = self.clock.now()
         lease, attempts = self.policy.lease_seconds, self.policy.max_attempts
-        job = self.store.claim(job_id, worker, now, lease)
+        job = self.store.claim_next(worker, now, lease)
         if job is None and self.store.requeue_expired(now, attempts):
-            # A retried task whose previous run was killed finds its job behind an expired
-            # lease: that job is back in the queue now (or failed past MAX_ATTEMPTS).
-            job = self.store.claim(job_id, worker, now, lease)
+            # A retried task whose previous run was killed finds that job behind an expired
+            # lease: it is back in the queue now (or failed past MAX_ATTEMPTS).
+            job = self.store.claim_next(worker, now, lease)
         if job is None:
             return self.store.get(job_id)
         outcome = self.runner.run(job, worker)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from shared.domain import JobStatus, Mode
+from shared.domain import JobStatus, Mode, queue_rank
 from shared.services.jobs import new_job_id
 from shared.stores.base import Job, Outcome
 
@@ -203,6 +203,29 @@ def test_queued_lists_jobs_in_queue_order_without_claiming_them(job_store):
     assert [j.id for j in job_store.queued(10)] == [donor.id, early.id, late.id]
     assert [j.id for j in job_store.queued(2)] == [donor.id, early.id]
     assert job_store.counts() == (3, 1), "listing claims nothing"
+
+
+def test_the_queue_ages_a_waiting_job_ahead_of_better_tiers_that_came_much_later(job_store):
+    """rank = submit time + priority x aging (shared.domain.queue_rank): with 60 s of aging a donor
+    (1) overtakes an anonymous job (3) submitted up to 120 s before it, and no more."""
+    aging = 60.0
+
+    def job(created_at: float, priority: int) -> Job:
+        return make_job(created_at, priority=priority, rank=queue_rank(created_at, priority, aging))
+
+    anonymous = job(T0, 3)
+    donors_within = [job(T0 + 10, 1), job(T0 + 119, 1)]
+    registered_within, registered_after = job(T0 + 58, 2), job(T0 + 62, 2)
+    donors_after = [job(T0 + 121, 1), job(T0 + 300, 1)]
+    for j in (*donors_after, registered_after, anonymous, registered_within, *donors_within):
+        job_store.create(j)
+    expected = [*donors_within[:1], registered_within, donors_within[1], anonymous, *donors_after[:1]]
+    expected += [registered_after, donors_after[1]]
+    assert [j.id for j in job_store.queued(10)] == [j.id for j in expected]
+    assert [job_store.position(j) for j in expected] == list(range(len(expected)))
+    claimed = [job_store.claim_next("w", T0 + 400, 30) for _ in expected]
+    assert [j.id for j in claimed] == [j.id for j in expected]
+    assert job_store.get(anonymous.id).rank == T0 + 180, "the rank is kept as submitted"
 
 
 def test_a_jobs_budget_reservation_round_trips_and_is_taken_exactly_once(job_store):

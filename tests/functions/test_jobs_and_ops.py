@@ -58,10 +58,11 @@ def test_worker_needs_the_task_token(client):
     for headers in ({}, {"Authorization": "Bearer wrong"}):
         response = worker.post("/api/v1/tasks/run-job", json={"job_id": job_id}, headers=headers)
         assert response.status_code == 401 and response.get_json()["error_type"] == "unauthorized"
-    missing = worker.post(
-        "/api/v1/tasks/run-job", json={"job_id": "nope-nope-nope"}, headers={"Authorization": f"Bearer {TASKS_TOKEN}"}
-    )
-    assert missing.status_code == 404
+    headers = {"Authorization": f"Bearer {TASKS_TOKEN}"}
+    token = worker.post("/api/v1/tasks/run-job", json={"job_id": "nope-nope-nope"}, headers=headers)
+    assert token.status_code == 200 and token.get_json()["job_id"] == job_id, "a task is a token for the best job"
+    missing = worker.post("/api/v1/tasks/run-job", json={"job_id": "nope-nope-nope"}, headers=headers)
+    assert missing.status_code == 404, "nothing queued: the unknown id is reported"
 
 
 def test_worker_runs_a_job_once(client, run_job):

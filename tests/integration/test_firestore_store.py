@@ -68,14 +68,15 @@ def test_each_operation_costs_what_the_design_says(instances):
     block, cost = _cost(stores, lambda: stores.limiter.record_refusal("1.2.3.4", NOW, rule))
     assert block == NOW + 60 and cost == (1, 2, 0, 0)  # the count, then the block
 
-    # jobs: submit one write; queue position and load one read each; the worker one read to
-    # claim by id, then renew and finish without reading (it knows its own last write)
+    # jobs: submit one write; queue position and load one read each; the worker (a task is a token
+    # for the best queued job) one read to claim, then renew and finish without reading (it knows
+    # its own last write)
     job = _job(1)
     assert _cost(stores, lambda: stores.jobs.create(job))[1] == (0, 1, 0, 0)
     assert _cost(stores, lambda: stores.jobs.position(job)) == (0, (1, 0, 0, 0))
     assert _cost(stores, stores.jobs.counts) == ((1, 0), (1, 0, 0, 0))
-    claimed, cost = _cost(stores, lambda: stores.jobs.claim(job.id, "w", NOW + 1, 30))
-    assert claimed.status is JobStatus.RUNNING and cost == (1, 1, 0, 0)
+    claimed, cost = _cost(stores, lambda: stores.jobs.claim_next("w", NOW + 1, 30))
+    assert claimed.id == job.id and claimed.status is JobStatus.RUNNING and cost == (1, 1, 0, 0)
     assert _cost(stores, stores.jobs.counts) == ((0, 1), (1, 0, 0, 0))
     assert _cost(stores, lambda: stores.jobs.renew(job.id, "w", NOW + 2, 30)) == (True, (0, 1, 0, 0))
     done = Outcome(JobStatus.SUCCEEDED, NOW + 3, result={"key": "k"}, provider="local", model="m", cost_units=1)
@@ -148,11 +149,16 @@ def test_twenty_workers_on_four_instances_claim_each_job_once_in_queue_order(ins
     assert instances[2].jobs.counts() == (0, 60)
 
 
-def test_queue_key_sorts_like_priority_then_time_then_id():
-    a = _job(1, priority=1).evolve(created_at=NOW + 5)
-    b = _job(2, priority=2).evolve(created_at=NOW)
-    c = _job(3, priority=2).evolve(created_at=NOW + 0.000001)
-    d = _job(4, priority=2).evolve(created_at=NOW + 0.000001)
-    early = _job(5, priority=2).evolve(created_at=0.5)
+def test_queue_key_sorts_like_rank_then_id():
+    """rank = submit time + priority x aging (60 s by default): a better tier goes first unless the
+    other job has waited longer than the difference of their priorities x aging."""
+    a = _job(1, priority=1, rank=NOW + 60)
+    b = _job(2, priority=2, rank=NOW + 120)
+    c = _job(3, priority=2, rank=NOW + 120.000001)
+    d = _job(4, priority=2, rank=NOW + 120.000001)
+    early = _job(5, priority=3, rank=0.5)
+    assert _job(6, priority=2).rank == NOW + 6 + 120, "no rank given: the default aging"
     ordered = sorted([d, c, b, a, early], key=queue_key)
-    assert [j.id for j in ordered] == [a.id, early.id, b.id, c.id, d.id]
+    assert [j.id for j in ordered] == [early.id, a.id, b.id, c.id, d.id]
+    before_ranks = "80000003|" + "c" * 16 + "|old"  # a key stored before ranks existed
+    assert before_ranks < min(queue_key(j) for j in ordered), "older jobs drain first"

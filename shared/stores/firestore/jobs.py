@@ -1,8 +1,8 @@
 """Jobs on Firestore: one document per job, which is also the usage record.
 
-Document ``jobs/{id}`` holds every ``Job`` field, plus ``queue_key`` (priority, submit time
-and id packed into one string that sorts in queue order, so queue position is ONE ``count()``
-and the claim query needs one composite index) ``expire_at`` (a Timestamp for the TTL
+Document ``jobs/{id}`` holds every ``Job`` field, plus ``queue_key`` (the rank fixed at submit,
+``shared.domain.queue_rank``, and the id packed into one string that sorts in queue order, so queue
+position is ONE ``count()`` and the claim query needs one composite index) ``expire_at`` (a Timestamp for the TTL
 policy; the exact float is kept as ``expire_at_seconds``) and ``running`` (1 while running, else
 0), so ``counts()`` is one aggregation: ``count()`` and ``sum(running)`` of the active jobs.
 
@@ -35,7 +35,7 @@ from shared.stores.firestore.db import MAX_ROUNDS, FirestoreDb, doc_id, timestam
 if TYPE_CHECKING:
     from google.cloud.firestore import DocumentReference, DocumentSnapshot
 
-CANDIDATES = 5  # queued jobs a claim looks at per query
+CANDIDATES = 5  # queued jobs a claim looks at per query once it lost a race (the first query reads one)
 _FIELDS = [f.name for f in dataclasses.fields(Job)]
 _LOST = {"error_type": "worker_lost", "message": "The job was interrupted too many times."}
 _NOT_HELD = {"lease_owner": None, "lease_expires_at": None, "running": 0}
@@ -49,8 +49,9 @@ def _sortable(value: float) -> str:
 
 
 def queue_key(job: Job) -> str:
-    """Queue order (priority, then submit time, then id) as one sortable string."""
-    return f"{job.priority + 2**31:08x}|{_sortable(job.created_at)}|{job.id}"
+    """Queue order (rank, then id) as one sortable string. Keys written before ranks existed
+    (``8000000p|time|id``) sort before every rank: those older jobs drain first."""
+    return f"{_sortable(job.ordering_rank)}|{job.id}"
 
 
 def _to_doc(job: Job) -> dict[str, Any]:
@@ -60,6 +61,7 @@ def _to_doc(job: Job) -> dict[str, Any]:
     if job.expire_at is not None:
         data["expire_at"] = timestamp(job.expire_at)
     data["queue_key"] = queue_key(job)
+    data["rank"] = job.ordering_rank
     data["running"] = int(job.status is JobStatus.RUNNING)
     return data
 
@@ -185,8 +187,10 @@ class FirestoreJobStore:
         return job
 
     def claim_next(self, worker: str, now: float, lease_seconds: float) -> Job | None:
-        for _ in range(MAX_ROUNDS):
-            query = self._where(("status", "==", "queued")).order_by("queue_key").limit(CANDIDATES)
+        for round_ in range(MAX_ROUNDS):
+            # One read when nobody races us; a lost race looks at more candidates.
+            limit = CANDIDATES if round_ else 1
+            query = self._where(("status", "==", "queued")).order_by("queue_key").limit(limit)
             candidates = self.db.query(query)
             for snap in candidates:
                 job = self._take(snap, worker, now, lease_seconds)

@@ -15,7 +15,7 @@ _JSON_FIELDS = ("params", "result", "error", "budget")
 _COLUMNS = (
     "id owner tier priority mode status params created_at input_key idempotency_key attempts "
     "lease_owner lease_expires_at started_at finished_at provider model vendor_task_id result "
-    "error cost_units expire_at budget"
+    "error cost_units expire_at budget rank"
 ).split()
 _INSERT = f"INSERT INTO jobs ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' for _ in _COLUMNS)})"
 _CLAIM_SET = (
@@ -42,6 +42,8 @@ def _job_to_row(job: Job) -> list[Any]:
             value = json.dumps(value)
         elif name in ("mode", "status"):
             value = value.value
+        elif name == "rank":
+            value = job.ordering_rank
         values.append(value)
     return values
 
@@ -77,9 +79,8 @@ class SqliteJobStore:
 
     def position(self, job: Job) -> int:
         row = self.db.conn.execute(
-            "SELECT COUNT(*) FROM jobs WHERE status = 'queued' AND (priority < :p OR "
-            "(priority = :p AND (created_at < :c OR (created_at = :c AND id < :id))))",
-            {"p": job.priority, "c": job.created_at, "id": job.id},
+            "SELECT COUNT(*) FROM jobs WHERE status = 'queued' AND (rank < :r OR (rank = :r AND id < :id))",
+            {"r": job.ordering_rank, "id": job.id},
         ).fetchone()
         return int(row[0])
 
@@ -94,7 +95,7 @@ class SqliteJobStore:
         with self.db.write() as conn:
             row = conn.execute(
                 f"UPDATE jobs SET {_CLAIM_SET} WHERE id = (SELECT id FROM jobs WHERE status = 'queued' "
-                "ORDER BY priority, created_at, id LIMIT 1) AND status = 'queued' RETURNING *",
+                "ORDER BY rank, id LIMIT 1) AND status = 'queued' RETURNING *",
                 {"worker": worker, "expires": now + lease_seconds, "now": now},
             ).fetchone()
         return _row_to_job(row) if row else None
@@ -191,7 +192,7 @@ class SqliteJobStore:
 
     def queued(self, limit: int) -> list[Job]:
         rows = self.db.conn.execute(
-            "SELECT * FROM jobs WHERE status = 'queued' ORDER BY priority, created_at, id LIMIT ?", (limit,)
+            "SELECT * FROM jobs WHERE status = 'queued' ORDER BY rank, id LIMIT ?", (limit,)
         ).fetchall()
         return [_row_to_job(r) for r in rows]
 
