@@ -55,9 +55,9 @@ class NoSignIn:
         return None
 
     def create_session(self, id_token: str, lifetime_seconds: int) -> str:
-        from shared.firebase import SignInUnavailable
+        from shared.errors import Unauthorized
 
-        raise SignInUnavailable("Signing in is not set up on this server; it runs for anonymous visitors only.")
+        raise Unauthorized("Signing in is not set up on this server: it serves anonymous visitors only.")
 
     def revoke(self, user_id: str) -> None:
         return None

@@ -168,29 +168,28 @@ def test_controls_and_bidi_overrides_are_stripped_from_a_stored_prompt(env):
     assert job.params["prompt"] == "a red fox"
 
 
-def test_an_idempotency_key_reused_with_another_body_is_422(env):
+def test_an_idempotency_key_reused_with_another_body_is_422(firebase):
     client = function_client("generate_text_to_image")
-    first = client.post(T2I, json={"prompt": "a fox"}, headers={"Idempotency-Key": "k-1"})
+    key = {"Idempotency-Key": "k-1", **firebase.anonymous().bearer}  # one caller: a Firebase anonymous account
+    first = client.post(T2I, json={"prompt": "a fox"}, headers=key)
     assert first.status_code == 202
-    again = client.post(T2I, json={"prompt": "a fox"}, headers={"Idempotency-Key": "k-1"})
+    again = client.post(T2I, json={"prompt": "a fox"}, headers=key)
     assert again.status_code == 200 and again.get_json()["job_id"] == first.get_json()["job_id"]
-    other = client.post(T2I, json={"prompt": "a wolf"}, headers={"Idempotency-Key": "k-1"})
+    other = client.post(T2I, json={"prompt": "a wolf"}, headers=key)
     _envelope(other, 422, "idempotency_key_reused")
-    video_client = function_client("generate_text_to_video")  # the same browser: its visitor cookie
-    video_client.set_cookie("__session", client.get_cookie("__session").value)
-    video = video_client.post(
-        "/api/v1/generate/text-to-video", json={"prompt": "a fox"}, headers={"Idempotency-Key": "k-1"}
-    )
+    video_client = function_client("generate_text_to_video")  # the same caller
+    video = video_client.post("/api/v1/generate/text-to-video", json={"prompt": "a fox"}, headers=key)
     _envelope(video, 422, "idempotency_key_reused")
     assert _jobs_stored() == 1
 
 
-def test_an_idempotency_key_reused_with_another_image_is_422(env):
+def test_an_idempotency_key_reused_with_another_image_is_422(firebase):
     client = function_client("generate_image_to_image")
+    key = {"Idempotency-Key": "img", **firebase.anonymous().bearer}  # one caller: a Firebase anonymous account
 
     def submit(colour):
         data = {"prompt": "x", "image": (io.BytesIO(png(colour=colour)), "x.png", "image/png")}
-        return client.post(I2I, data=data, content_type="multipart/form-data", headers={"Idempotency-Key": "img"})
+        return client.post(I2I, data=data, content_type="multipart/form-data", headers=key)
 
     assert submit((1, 2, 3)).status_code == 202
     assert submit((1, 2, 3)).status_code == 200

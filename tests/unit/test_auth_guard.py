@@ -47,7 +47,11 @@ def test_the_settings_refuse_it_in_production(monkeypatch, tmp_path):
 
 def test_the_admin_command_grants_and_revokes_the_claim(firebase):
     user = firebase.sign_up()
-    environ = {**os.environ, "FIREBASE_AUTH_EMULATOR_HOST": firebase.host}
+    platform = ("K_SERVICE", "FUNCTION_TARGET")  # functions-framework sets FUNCTION_TARGET in this process
+    environ = {
+        **{k: v for k, v in os.environ.items() if k not in platform},
+        "FIREBASE_AUTH_EMULATOR_HOST": firebase.host,
+    }
 
     def admin(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
