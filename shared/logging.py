@@ -77,7 +77,9 @@ def configure(level: str = "INFO") -> None:
         return
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(JsonFormatter())
-    root.handlers = [handler]
+    # Plain console handlers (basicConfig's, the platform's) would print each line twice; handlers
+    # of other kinds (a capture, a file, a log shipper) keep working.
+    root.handlers = [h for h in root.handlers if type(h) is not logging.StreamHandler] + [handler]
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     _configured = True
 

@@ -48,8 +48,8 @@ def cloudtasks_env(env, fake, monkeypatch):
     return monkeypatch
 
 
-def _submit(prompt: str, status: int = 202, browser=None) -> str:  # type: ignore[no-untyped-def]
-    response = (browser or function_client("generate_text_to_image")).post(T2I, json={"prompt": prompt})
+def _submit(prompt: str, status: int = 202, headers=None) -> str:  # type: ignore[no-untyped-def]
+    response = function_client("generate_text_to_image").post(T2I, json={"prompt": prompt}, headers=headers or {})
     assert response.status_code == status, response.get_json()
     return response.get_json()["job_id"]
 
@@ -73,7 +73,7 @@ def test_every_submit_becomes_one_task_for_run_job(cloudtasks_env, fake):
     assert json.loads(base64.b64decode(sent["body"])) == {"job_id": jobs[0]} and sent["httpMethod"] == 1
 
 
-def test_the_same_job_is_enqueued_once(cloudtasks_env, fake, caplog):
+def test_the_same_job_is_enqueued_once(cloudtasks_env, fake, caplog, firebase):
     job_id = _submit("one fox")
     job = wiring.gateway().jobs.get(job_id)
     caplog.set_level(logging.INFO, "gateway.dispatch")
@@ -83,8 +83,8 @@ def test_the_same_job_is_enqueued_once(cloudtasks_env, fake, caplog):
 
     cloudtasks_env.setenv("SUBMIT_DEDUPE_SECONDS", "30")  # identical submits share a job: no second create
     wiring.reset()
-    browser = function_client("generate_text_to_image")  # identical submits of one visitor (its cookie)
-    assert _submit("same fox", browser=browser) == _submit("same fox", status=200, browser=browser)
+    visitor = firebase.anonymous().bearer  # identical submits of one visitor (its anonymous account)
+    assert _submit("same fox", headers=visitor) == _submit("same fox", status=200, headers=visitor)
     assert len(fake.creates) == 3 and len(fake.tasks) == 2
 
 
