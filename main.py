@@ -7,8 +7,10 @@ answers the errors Flask raises before a function sees the request with the JSON
 import functions_framework
 from werkzeug.exceptions import HTTPException
 
+from functions.admin import admin
 from functions.auth import auth
 from functions.cleanup import cleanup, cleanup_task
+from functions.events import events
 from functions.generate import (
     generate_image_to_image,
     generate_image_to_video,
@@ -28,9 +30,11 @@ from shared.http import framework_error
 functions_framework.errorhandler(HTTPException)(framework_error)
 
 __all__ = [
+    "admin",
     "auth",
     "cleanup",  # CloudEvent (Pub/Sub): no hosting rewrite; the dev server mounts it at /_pubsub/cleanup
     "cleanup_task",
+    "events",
     "generate_image_to_image",
     "generate_image_to_video",
     "generate_text",

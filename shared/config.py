@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from shared.config_ops import AlertSettings, AnalyticsSettings, EventsSettings, MetricsSettings
 from shared.domain import Mode
 
 CsvList = Annotated[list[str], NoDecode]
@@ -225,6 +226,11 @@ class Settings(BaseSettings):
     cleanup_max_seconds: float = Field(default=45.0, gt=0)  # one run stops after this; the next resumes
     backup_keep: int = Field(default=7, ge=1)  # SQLite backups kept in the media store
     backup_bucket: str = Field(default="", pattern=r"^(gs://[a-z0-9][a-z0-9._-]{1,220}(/[^\s]*)?)?$")  # Firestore
+    # analytics, events, metrics history and alerts (shared/config_ops.py): ANALYTICS_*, EVENTS_*, METRICS_*, ALERT_*
+    analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings)
+    events: EventsSettings = Field(default_factory=EventsSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    alert: AlertSettings = Field(default_factory=AlertSettings)
 
     # fair use (see README "Fair use")
     trusted_proxy_hops: int = Field(default=0, ge=0, le=5)

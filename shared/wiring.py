@@ -108,7 +108,8 @@ class Gateway(OperationsWiring, AccountsWiring):  # + cleanup_service, backup_se
         from shared.jobs.runner import JobRunner
 
         return JobRunner(
-            self.jobs, self.media, self.providers, self.clock, self.leases, self.user_keys, self.budget_service
+            self.jobs, self.media, self.providers, self.clock, self.leases, self.user_keys, self.budget_service,
+            analytics=self.analytics_service,
         )
 
     @cached_property
@@ -289,11 +290,13 @@ class Gateway(OperationsWiring, AccountsWiring):  # + cleanup_service, backup_se
             self.user_keys,
             self.budget_service,
             self.usage_service,
+            self.analytics_service,
         )
 
     def close(self) -> None:
         if "dispatcher" in self.__dict__:
             self.dispatcher.stop()
+        self.close_operations()
         if "stores" in self.__dict__:
             self.stores.close()
         self.close_accounts()

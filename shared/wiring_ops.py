@@ -12,9 +12,14 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from shared.clock import Clock
     from shared.config import Settings
+    from shared.jobs.runner import JobRunner
     from shared.media import MediaStore
+    from shared.ratelimit.load import LoadMonitor
+    from shared.services.analytics import AnalyticsService
     from shared.services.backup import BackupService
+    from shared.services.budget import BudgetService
     from shared.services.cleanup import CleanupService
+    from shared.services.events import SiteEvents
     from shared.stores.factory import Stores
 
 
@@ -25,6 +30,11 @@ class OperationsWiring:
     clock: Clock
     stores: Stores
     media: MediaStore
+    budget_service: BudgetService
+    runner: JobRunner
+    load: LoadMonitor
+
+    def _secret(self, name: str) -> bytes: ...  # Gateway's
 
     @cached_property
     def cleanup_service(self) -> CleanupService:
@@ -55,6 +65,32 @@ class OperationsWiring:
 
             exporter = FirestoreExporter(s.backup_bucket, s.firestore_project, s.firestore_database, s.firestore_prefix)
         return BackupService(self.media, self.clock, s.backup_keep, exporter=exporter, cache=self.stores.cache)
+
+
+    # -- analytics, metrics and alerts (README "Analytics", "Metrics and alerts") ----------------
+
+    @cached_property
+    def analytics_service(self) -> AnalyticsService:
+        import hashlib
+        import hmac
+
+        from shared.services.analytics import AnalyticsService
+
+        s = self.settings
+        key = hmac.new(self._secret("session_secret"), b"analytics-visitors", hashlib.sha256).digest()
+        tiers = sorted({*s.tier_limits, "registered", "donor"} - {"anonymous"})
+        a, tz = s.analytics, s.budget_timezone
+        return AnalyticsService(self.stores.analytics, self.clock, tz, key, a.pages, tiers, a.flush_seconds)
+
+    @cached_property
+    def site_events(self) -> SiteEvents:
+        from shared.services.events import SiteEvents
+
+        return SiteEvents(self.analytics_service, self.clock, self.settings.events.per_minute)
+
+    def close_operations(self) -> None:
+        if "analytics_service" in self.__dict__:
+            self.analytics_service.flush()  # site events summed in memory
 
 
 class OperationsServices:

@@ -20,6 +20,7 @@ from shared.providers.router import ProviderRouter, Served
 from shared.stores.base import JobStore, UserKeyStore
 
 if TYPE_CHECKING:
+    from shared.services.analytics import AnalyticsService
     from shared.services.budget import BudgetService
 
 log = logging.getLogger("gateway.jobs")
@@ -99,8 +100,11 @@ class JobRunner:
         leases: LeaseKeeper,
         user_keys: UserKeyStore | None = None,
         budget: BudgetService | None = None,
+        analytics: AnalyticsService | None = None,
     ) -> None:
         self.budget = budget  # the spend guard: paid providers only under a reservation
+        self.analytics = analytics  # one counter write per finished job (README "Analytics")
+        self._failed_at: dict[str, str | None] = {}  # job id -> the provider that failed it (analytics)
         self.store = store
         self.media = media
         self.router = router
@@ -136,10 +140,13 @@ class JobRunner:
         self.leases.hold(job.id, worker)
         try:
             outcome = self._produce(job, worker)
+            failed_at = self._failed_at.pop(job.id, None)
             if not self.store.finish(job.id, worker, outcome):
                 log.info("job was canceled or reclaimed; result discarded", extra={"fields": {"job_id": job.id}})
                 if outcome.result and outcome.result.get("key"):
                     self.media.delete(outcome.result["key"])
+            elif self.analytics is not None:
+                self.analytics.job_finished(job, outcome, failed_at)
             return outcome
         finally:
             self.leases.drop(job.id)
@@ -164,6 +171,7 @@ class JobRunner:
             billed = (None, 0.0)
             return self._failed(unreadable_key(exc))
         except ProviderError as exc:
+            self._failed_at[job.id] = exc.provider
             billed = (exc.provider, None) if exc.kind is ErrorKind.BAD_OUTPUT else (None, 0.0)
             fields = {"job_id": job.id, "kind": exc.kind.value, "provider": exc.provider, "user_key": exc.user_key}
             log.warning("job failed", extra={"fields": fields})

@@ -28,6 +28,7 @@ from shared.providers.router import ProviderRouter, Served
 from shared.stores.base import CacheStore, UserKeyStore
 
 if TYPE_CHECKING:
+    from shared.services.analytics import AnalyticsService
     from shared.services.budget import BudgetService, Gate
     from shared.services.usage import UsageService
 
@@ -83,7 +84,9 @@ class TextService:
         user_keys: UserKeyStore,
         budget: BudgetService | None = None,
         usage: UsageService | None = None,
+        analytics: AnalyticsService | None = None,
     ) -> None:
+        self.analytics = analytics  # one counter write per answer or refusal (README "Analytics")
         self.budget = budget  # the spend guard: a paid provider is reserved for before it is called
         self.usage = usage  # every answer is recorded for its caller (one write)
         self.router = router
@@ -146,6 +149,13 @@ class TextService:
     def _record(self, caller: Caller | None, result: TextResult, tokens: int, cost: float, started: float) -> None:
         if self.usage is not None:
             self.usage.record_text(caller, result.provider, result.model, tokens, cost, started, result.cached)
+        if self.analytics is not None:
+            self.analytics.text_finished(caller, result.provider, True, cost, started, result.cached)
+
+    def _failed(self, caller: Caller | None, exc: ProviderError, gate: Gate | None, started: float) -> None:
+        if self.analytics is not None:  # a budget refusal is no provider's failure
+            provider = None if gate is not None and gate.over_budget(exc) else exc.provider
+            self.analytics.text_finished(caller, provider, False, 0.0, started, False)
 
     def complete(self, query: TextQuery, caller: Caller | None = None) -> TextResult:
         started = self.clock.now()
@@ -159,6 +169,7 @@ class TextService:
                 return cached
             served, output = self.router.complete(query.request, query.provider, keys, allow=gate)
         except ProviderError as exc:
+            self._failed(caller, exc, gate, started)
             raise self._refused(exc, gate) from None
         spent = self._spent(query, served, output.prompt_tokens, output.completion_tokens, output.text)
         if gate is not None:
@@ -183,6 +194,7 @@ class TextService:
             served, chunks = self.router.stream(query.request, query.provider, keys, allow=gate)
             first = next(chunks, None)
         except ProviderError as exc:
+            self._failed(caller, exc, gate, started)
             raise self._refused(exc, gate) from None
         events = self._recorded(self._events(served, first, chunks, key), query, served, caller, started)
         if gate is None or gate.current is None:

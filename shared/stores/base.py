@@ -7,16 +7,24 @@ The contract suite in ``tests/contract`` runs on every implementation.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from shared.analytics.counters import UserFigures
+from shared.analytics.records import AlertRecord, MetricsPoint
 from shared.budget.lines import BudgetLine, BudgetUsage, Reservation
 from shared.domain import Contention, Job, Mode, Outcome, UnreadableKey
 from shared.ratelimit.abuse import AbuseRule
 from shared.ratelimit.bucket import Decision, Policy
 
 __all__ = [
+    "AlertRecord",
+    "AlertStore",
+    "AnalyticsStore",
+    "MetricsPoint",
+    "MetricsStore",
+    "UserFigures",
     "BreakerState",
     "BudgetLine",
     "BudgetStore",
@@ -291,3 +299,58 @@ class BudgetStore(Protocol):
 
     def flush(self) -> None:
         """Hand back budget leased to this instance and report its settled spend (shutdown)."""
+
+
+class AnalyticsStore(Protocol):
+    """Daily counters and distinct visitors per day (``shared.services.analytics``): never a scan."""
+
+    def add(self, day: str, start: float, counts: Mapping[str, float]) -> None:
+        """Add ``counts`` to the counters of ``day`` (which began at ``start``): ONE atomic write."""
+
+    def mark_visitor(self, day: str, start: float, visitor: str, kind: str) -> bool:
+        """Note ``visitor`` (of ``kind``) active on ``day``, at most once: True if this call did."""
+
+    def earlier_job(self, owner: str, since: float, job: Job) -> bool:
+        """Whether ``owner`` has another job created in ``[since, job.created_at)`` (one indexed read)."""
+
+    def counters(self, since: float, until: float) -> dict[str, dict[str, float]]:
+        """The counters of each day that began in ``[since, until)``, summed (days without any are absent)."""
+
+    def visitors(self, day: str) -> dict[str, int]:
+        """Distinct visitors active on ``day`` per kind (an aggregation)."""
+
+    def users(self, tiers: Sequence[str], since: float, until: float) -> UserFigures:
+        """User records per tier, and those created in ``[since, until)`` (aggregations)."""
+
+    def purge(self, before: float, limit: int | None = None) -> int:
+        """Delete counters and visitor marks of days that began before ``before``; at most ``limit``."""
+
+
+class MetricsStore(Protocol):
+    """The metrics history: points of each instance and of the deployment."""
+
+    def add(self, point: MetricsPoint) -> None: ...
+
+    def points(self, since: float, limit: int) -> list[MetricsPoint]:
+        """Points recorded at or after ``since``, oldest first, at most ``limit`` (the newest ones)."""
+
+    def recent_jobs(self, since: float, limit: int) -> list[Job]:
+        """Up to ``limit`` jobs finished at or after ``since``, the latest first."""
+
+    def purge(self, before: float, limit: int | None = None) -> int: ...
+
+
+class AlertStore(Protocol):
+    """Alerts and their history. A rule has at most one open alert, whoever evaluates at once."""
+
+    def open(self, alert: AlertRecord) -> bool:
+        """Store ``alert`` as its rule's open alert; False (nothing stored) when one is open already."""
+
+    def close(self, rule: str, at: float, value: float) -> AlertRecord | None:
+        """Close the rule's open alert: exactly one caller gets it back; None when none was open."""
+
+    def list(self, open_only: bool, limit: int) -> list[AlertRecord]:
+        """Alerts newest first (by opening time)."""
+
+    def purge(self, before: float, limit: int | None = None) -> int:
+        """Delete alerts closed before ``before``."""

@@ -9,10 +9,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from shared.stores.base import (
+    AlertStore,
+    AnalyticsStore,
     BudgetStore,
     CacheStore,
     JobStore,
     LimiterStore,
+    MetricsStore,
     ProviderStateStore,
     UsageStore,
     UserKeyStore,
@@ -38,6 +41,9 @@ class Stores:
     cache: CacheStore  # text answers by request hash
     budgets: BudgetStore  # spend budgets (shared.budget)
     usage: UsageStore  # every generation per caller: text requests here, media jobs in ``jobs``
+    analytics: AnalyticsStore  # daily counters, visitors per day (shared.services.analytics)
+    metrics: MetricsStore  # the metrics history (shared.services.metrics)
+    alerts: AlertStore  # alerts and their history (shared.services.alerts)
     close: Callable[[], None] = field(default=lambda: None)
     compact: Callable[[], int] = field(default=lambda: 0)  # give free space back after deletes: bytes (SQLite)
     database_path: Path | None = None  # the SQLite file (backups); None on Firestore
@@ -47,11 +53,13 @@ class Stores:
 def open_sqlite(path: Path, cipher: KeyCipher | None = None) -> Stores:
     """``cipher`` encrypts users' keys; by default a random key kept beside the database file."""
     from shared.secretbox import file_cipher
+    from shared.stores.sqlite.analytics import SqliteAnalyticsStore
     from shared.stores.sqlite.budgets import SqliteBudgetStore
     from shared.stores.sqlite.cache import SqliteCacheStore
     from shared.stores.sqlite.db import SqliteDatabase
     from shared.stores.sqlite.jobs import SqliteJobStore
     from shared.stores.sqlite.limiter import SqliteLimiterStore
+    from shared.stores.sqlite.ops_history import SqliteAlertStore, SqliteMetricsStore
     from shared.stores.sqlite.provider_state import SqliteProviderStateStore
     from shared.stores.sqlite.usage import SqliteUsageStore
     from shared.stores.sqlite.user_keys import SqliteUserKeyStore
@@ -67,6 +75,9 @@ def open_sqlite(path: Path, cipher: KeyCipher | None = None) -> Stores:
         cache=SqliteCacheStore(db),
         budgets=SqliteBudgetStore(db),
         usage=SqliteUsageStore(db),
+        analytics=SqliteAnalyticsStore(db),
+        metrics=SqliteMetricsStore(db),
+        alerts=SqliteAlertStore(db),
         close=db.close,
         compact=db.compact,
         database_path=db.path,
@@ -76,11 +87,13 @@ def open_sqlite(path: Path, cipher: KeyCipher | None = None) -> Stores:
 def open_firestore(settings: Settings, cipher: KeyCipher | None = None) -> Stores:
     """``cipher`` encrypts users' keys; by default the one ``BYOK_ENCRYPTION_KEY`` configures."""
     from shared.secretbox import cipher_for
+    from shared.stores.firestore.analytics import FirestoreAnalyticsStore
     from shared.stores.firestore.budgets import FirestoreBudgetStore
     from shared.stores.firestore.cache import FirestoreCacheStore
     from shared.stores.firestore.db import FirestoreDb
     from shared.stores.firestore.jobs import FirestoreJobStore
     from shared.stores.firestore.limiter import FirestoreLimiterStore
+    from shared.stores.firestore.ops_history import FirestoreAlertStore, FirestoreMetricsStore
     from shared.stores.firestore.provider_state import FirestoreProviderStateStore
     from shared.stores.firestore.usage import FirestoreUsageStore
     from shared.stores.firestore.user_keys import FirestoreUserKeyStore
@@ -111,6 +124,9 @@ def open_firestore(settings: Settings, cipher: KeyCipher | None = None) -> Store
         cache=FirestoreCacheStore(db),
         budgets=budgets,
         usage=FirestoreUsageStore(db),
+        analytics=FirestoreAnalyticsStore(db, settings.analytics.shards, settings.retention_seconds),
+        metrics=FirestoreMetricsStore(db, settings.retention_seconds),
+        alerts=FirestoreAlertStore(db, settings.retention_seconds),
         close=close,
         ops=db.ops,
     )

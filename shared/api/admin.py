@@ -1,0 +1,60 @@
+"""The admin API: one function (``admin``) for the dashboard, behind the ``admin`` custom claim.
+
+Every route calls ``wiring.services().admin(request)`` first: 401 without sign-in (or with an
+anonymous account), 403 without the claim; only then are the query parameters read (422).
+Sections: analytics, metrics and alerts, budgets (operations); the accounts and payments routes
+(subscriptions, users, tiers, tasks) go in their own section below, into the same route table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from shared import errors, http, wiring
+from shared.api import API_PREFIX
+from shared.insight_models import AnalyticsAnswer, AnalyticsQuery
+
+ADMIN = (401, 403)  # every admin route: not signed in, not an admin
+Query = TypeVar("Query", bound=BaseModel)
+
+
+def _query(call: http.Call, model: type[Query]) -> Query:
+    """The query parameters as ``model`` (422 with details when invalid)."""
+    try:
+        return model.model_validate(dict(call.request.args.items()))
+    except ValidationError as exc:
+        details = [{"loc": ["query", *map(str, e["loc"])], "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
+        raise errors.ValidationFailed(details=details) from None
+
+
+# -- analytics, metrics and alerts, budgets ------------------------------------------------------
+
+
+def _analytics(call: http.Call) -> http.Reply:
+    services = wiring.services()
+    services.admin(call.request)
+    query = _query(call, AnalyticsQuery)
+    return http.Reply(AnalyticsAnswer.model_validate(asdict(services.analytics.report(query.days))))
+
+
+OPERATIONS = [
+    http.get(
+        "/analytics",
+        _analytics,
+        answer=AnalyticsAnswer,
+        query=AnalyticsQuery,
+        summary="Daily active users, generations, timings, providers, tiers, the funnel, page views",
+        tag="admin",
+        errors=(*ADMIN, 422),
+    ),
+]
+
+# -- accounts and payments (subscriptions, users, tier, tasks) -------------------------------------
+
+ACCOUNTS: list[http.Route] = []
+
+
+api = http.Api("admin", f"{API_PREFIX}/admin", [*OPERATIONS, *ACCOUNTS], wiring.settings)
