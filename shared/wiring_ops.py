@@ -107,3 +107,13 @@ class OperationsServices:
     def backup(self) -> BackupService:
         """``run(force=False) -> BackupResult`` (the scheduled task; the admin API forces one)."""
         return self._gw.backup_service
+
+    @property
+    def analytics(self) -> AnalyticsService:
+        """Recorded by the job runner and the text service; ``report(days)`` for the admin API."""
+        return self._gw.analytics_service
+
+    @property
+    def events(self) -> SiteEvents:
+        """``record(kind, page, caller, user_agent)``: the site's page views and conversion events."""
+        return self._gw.site_events
