@@ -23,6 +23,7 @@ from functions.jobs import jobs
 from functions.media import media
 from functions.openai_compat import openai_compat
 from functions.openapi import openapi
+from functions.payments import payments
 from functions.user import user
 from functions.worker import redispatch, run_job
 from shared.http import framework_error
@@ -45,6 +46,7 @@ __all__ = [
     "media",
     "openai_compat",
     "openapi",
+    "payments",
     "redispatch",
     "run_job",
     "user",

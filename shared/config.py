@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from shared.config_money import PaymentSettings
 from shared.config_ops import AlertSettings, AnalyticsSettings, EventsSettings, MetricsSettings
 from shared.domain import Mode
 
@@ -256,6 +257,9 @@ class Settings(BaseSettings):
     firebase_auth_emulator_host: str | None = None  # host:port of the Auth emulator; refused in production
     user_cache_seconds: float = Field(default=60.0, ge=0)  # how long an instance reuses a user record it read
     usage_page_size: int = Field(default=50, ge=1, le=500)  # records per page of GET /api/v1/user/usage
+    payment: PaymentSettings = Field(default_factory=PaymentSettings)  # PAYMENT_* (shared/config_money.py)
+    api_key_cache_seconds: float = Field(default=60.0, ge=0, le=3600)  # a gateway key looked up is reused this long
+    api_key_touch_seconds: float = Field(default=3600.0, ge=60)  # a key's last_used_at is written at most this often
 
     # providers
     local_provider_enabled: bool = True
@@ -369,6 +373,7 @@ class Settings(BaseSettings):
             needed["MEDIA_SIGNING_KEY"] = (plain(self.media_signing_key), False)
         if self.task_api_key is not None:  # optional (unset: the cleanup task is refused), never weak
             needed["TASK_API_KEY"] = (plain(self.task_api_key), False)
+        needed.update(self.payment.production_secrets())  # optional (unset: webhooks refused), never weak
         problems = production_problems(needed)
         if problems:  # not a ValueError: pydantic would print the (secret) input along with it
             raise InsecureSettings("ENVIRONMENT=production refuses weak secrets: " + "; ".join(problems))

@@ -18,6 +18,7 @@ from shared.api import API_PREFIX
 from shared.clock import Clock, SystemClock
 from shared.config import Settings
 from shared.wiring_accounts import AccountsServices, AccountsWiring
+from shared.wiring_money import MoneyServices, MoneyWiring
 from shared.wiring_ops import OperationsServices, OperationsWiring
 
 if TYPE_CHECKING:
@@ -42,7 +43,7 @@ if TYPE_CHECKING:
 
 
 @dataclass
-class Gateway(OperationsWiring, AccountsWiring):  # + cleanup_service, backup_service; sessions, accounts
+class Gateway(OperationsWiring, AccountsWiring, MoneyWiring):  # + cleanup, backup; sessions, accounts; money
     settings: Settings
     clock: Clock
 
@@ -262,20 +263,13 @@ class Gateway(OperationsWiring, AccountsWiring):  # + cleanup_service, backup_se
         return ModelCatalog(self.providers)
 
     def api_caller(self, request: flask.Request) -> Caller:
-        """The caller of the OpenAI-compatible surface. A gateway API key (``Bearer sk-gw-…``) is
-        never read as a session token. Until keys are stored (the accounts work) its caller is
-        anonymous, keyed on the network address; THE SEAM: look the key up here and return its
-        user's caller (see shared/gateway_keys.py). Anything else resolves as on the site."""
+        """The caller of the OpenAI-compatible surface: a gateway API key (``Bearer sk-gw-…``, never
+        read as a session token) acts as its user; an unknown or revoked one is a 401 (``key_caller``,
+        shared/services/api_keys.py). Anything else resolves as on the site."""
         from shared import gateway_keys
 
-        if gateway_keys.presented(request) is None:
-            return self.caller(request)
-        from shared.domain import Caller
-        from shared.identity import client_ip, network_of
-
-        s = self.settings
-        ip = network_of(client_ip(request, s.trusted_proxy_hops), s.ipv6_prefix_length)
-        return Caller(key=f"ip:{ip}", tier="anonymous", ip=ip)
+        key = gateway_keys.presented(request)
+        return self.caller(request) if key is None else self.key_caller(request, key)
 
     @cached_property
     def text_service(self) -> TextService:
@@ -321,7 +315,7 @@ def settings() -> Settings:
     return gateway().settings
 
 
-class Services(OperationsServices, AccountsServices):  # + cleanup, backup; auth, accounts, usage, account(), admin()
+class Services(OperationsServices, AccountsServices, MoneyServices):  # + cleanup, backup; auth, accounts, ...
     """The use cases, and all a handler may reach: each is built on first use."""
 
     def __init__(self, gw: Gateway) -> None:

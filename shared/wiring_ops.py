@@ -49,7 +49,8 @@ class OperationsWiring:
         )
         stores = self.stores
         return CleanupService(
-            stores.jobs, stores.limiter, stores.cache, self.media, self.clock, policy, compact=stores.compact
+            stores.jobs, stores.limiter, stores.cache, self.media, self.clock, policy,
+            compact=stores.compact, pending_subscriptions=stores.subscriptions
         )
 
     @cached_property

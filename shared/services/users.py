@@ -130,6 +130,11 @@ class UserService:
             self.verifier.set_claims(record.id, {"tier": record.tier})
         return record
 
+    def record_of(self, user_id: str) -> UserRecord:
+        """``user_id``'s record as it counts now, cached like a signed-in caller's (made if missing):
+        the user behind a gateway API key, which a sign-out does not end (revoking the key does)."""
+        return effective(self._load(Identity(user_id), fresh=False), self.clock.now())
+
     def signed_out(self, user_id: str) -> None:
         self.users.update(user_id, {"signed_out_at": self.clock.now()})
         self.forget(user_id)

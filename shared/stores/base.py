@@ -166,6 +166,9 @@ class UserStore(Protocol):
         """Set only these fields (of ``USER_FIELDS``) of an existing record, in one write; False if
         there is none. Concurrent updates of other fields are kept."""
 
+    def ids(self, after: str | None, limit: int) -> list[str]:
+        """Up to ``limit`` user ids in id order, after ``after`` (the admin's billing run pages them)."""
+
 
 @dataclass(frozen=True)
 class UsageRecord:

@@ -21,6 +21,7 @@ from shared.stores.base import (
     UserKeyStore,
     UserStore,
 )
+from shared.stores.base_money import ApiKeyStore, SubscriptionStore
 
 if TYPE_CHECKING:
     from shared.config import Settings
@@ -41,6 +42,8 @@ class Stores:
     cache: CacheStore  # text answers by request hash
     budgets: BudgetStore  # spend budgets (shared.budget)
     usage: UsageStore  # every generation per caller: text requests here, media jobs in ``jobs``
+    subscriptions: SubscriptionStore  # payments: requests, their state, processed webhook events
+    api_keys: ApiKeyStore  # gateway API keys (hashed)
     analytics: AnalyticsStore  # daily counters, visitors per day (shared.services.analytics)
     metrics: MetricsStore  # the metrics history (shared.services.metrics)
     alerts: AlertStore  # alerts and their history (shared.services.alerts)
@@ -59,6 +62,7 @@ def open_sqlite(path: Path, cipher: KeyCipher | None = None) -> Stores:
     from shared.stores.sqlite.db import SqliteDatabase
     from shared.stores.sqlite.jobs import SqliteJobStore
     from shared.stores.sqlite.limiter import SqliteLimiterStore
+    from shared.stores.sqlite.money import SqliteApiKeyStore, SqliteSubscriptionStore
     from shared.stores.sqlite.ops_history import SqliteAlertStore, SqliteMetricsStore
     from shared.stores.sqlite.provider_state import SqliteProviderStateStore
     from shared.stores.sqlite.usage import SqliteUsageStore
@@ -75,6 +79,8 @@ def open_sqlite(path: Path, cipher: KeyCipher | None = None) -> Stores:
         cache=SqliteCacheStore(db),
         budgets=SqliteBudgetStore(db),
         usage=SqliteUsageStore(db),
+        subscriptions=SqliteSubscriptionStore(db),
+        api_keys=SqliteApiKeyStore(db),
         analytics=SqliteAnalyticsStore(db),
         metrics=SqliteMetricsStore(db),
         alerts=SqliteAlertStore(db),
@@ -93,6 +99,7 @@ def open_firestore(settings: Settings, cipher: KeyCipher | None = None) -> Store
     from shared.stores.firestore.db import FirestoreDb
     from shared.stores.firestore.jobs import FirestoreJobStore
     from shared.stores.firestore.limiter import FirestoreLimiterStore
+    from shared.stores.firestore.money import FirestoreApiKeyStore, FirestoreSubscriptionStore
     from shared.stores.firestore.ops_history import FirestoreAlertStore, FirestoreMetricsStore
     from shared.stores.firestore.provider_state import FirestoreProviderStateStore
     from shared.stores.firestore.usage import FirestoreUsageStore
@@ -124,6 +131,8 @@ def open_firestore(settings: Settings, cipher: KeyCipher | None = None) -> Store
         cache=FirestoreCacheStore(db),
         budgets=budgets,
         usage=FirestoreUsageStore(db),
+        subscriptions=FirestoreSubscriptionStore(db),
+        api_keys=FirestoreApiKeyStore(db),
         analytics=FirestoreAnalyticsStore(db, settings.analytics.shards, settings.retention_seconds),
         metrics=FirestoreMetricsStore(db, settings.retention_seconds),
         alerts=FirestoreAlertStore(db, settings.retention_seconds),

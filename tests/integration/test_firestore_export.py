@@ -84,7 +84,8 @@ def test_the_export_request_names_the_database_the_collections_and_a_dated_prefi
         "collectionIds": [f"gw_{name}" for name in DURABLE_COLLECTIONS],
         "outputUriPrefix": "gs://acme-backups/firestore/2027-01-15T080000Z",
     }
-    assert set(DURABLE_COLLECTIONS) == {"jobs", "idempotency", "users", "user_keys", "budgets"}
+    durable = {"jobs", "idempotency", "users", "user_keys", "budgets", "subscriptions", "payment_events", "api_keys"}
+    assert set(DURABLE_COLLECTIONS) == durable
     assert started.output_uri == "gs://acme-backups/firestore/2027-01-15T080000Z"
     assert started.operation.startswith("projects/acme-prod/databases/(default)/operations/")
 

@@ -16,7 +16,9 @@ from typing import Any
 # What a restore needs: jobs (the usage records), idempotency markers, users, their keys, budgets.
 # Limiter, abuse, cache and breaker state is transient and rebuilds itself. Add new durable
 # collections here.
-DURABLE_COLLECTIONS = ("jobs", "idempotency", "users", "user_keys", "budgets")
+DURABLE_COLLECTIONS = (
+    "jobs", "idempotency", "users", "user_keys", "budgets", "subscriptions", "payment_events", "api_keys"
+)
 
 
 @dataclass(frozen=True)

@@ -45,3 +45,9 @@ class FirestoreUserStore:
         if unknown:
             raise ValueError(f"not user fields: {sorted(unknown)}")
         return self.db.update(self._ref(user_id), dict(changes)) is not None
+
+    def ids(self, after: str | None, limit: int) -> list[str]:
+        query = self.db.collection("users").order_by("__name__").limit(limit)
+        if after is not None:
+            query = query.start_after({"__name__": self._ref(after)})
+        return [snap.id for snap in self.db.query(query)]  # Firebase uids are their own document ids

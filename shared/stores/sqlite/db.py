@@ -155,6 +155,41 @@ MIGRATIONS: list[str] = [
     DROP INDEX jobs_queue;
     CREATE INDEX jobs_rank ON jobs(status, rank, id);
     """,
+    # 9: payments (shared.services.payments) and gateway API keys (shared.services.api_keys)
+    """
+    CREATE TABLE subscriptions (
+        id TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL,
+        plan TEXT NOT NULL,
+        tier TEXT NOT NULL,
+        price REAL NOT NULL,
+        days INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        activated_at REAL,
+        expires_at REAL,
+        ended_at REAL,
+        event_at REAL
+    ) WITHOUT ROWID;
+    CREATE INDEX subscriptions_created ON subscriptions(created_at DESC, id DESC);
+    CREATE INDEX subscriptions_status ON subscriptions(status, created_at DESC, id DESC);
+    CREATE TABLE payment_events (
+        id TEXT PRIMARY KEY,
+        request_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        at REAL NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE api_keys (
+        digest TEXT PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        user_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        prefix TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        last_used_at REAL
+    ) WITHOUT ROWID;
+    CREATE INDEX api_keys_user ON api_keys(user_id, created_at DESC);
+    """,
 ]
 
 

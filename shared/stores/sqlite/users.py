@@ -51,3 +51,9 @@ class SqliteUserStore:
         with self.db.write() as conn:
             cursor = conn.execute(f"UPDATE users SET {sets} WHERE id = ?", [*changes.values(), user_id])
         return cursor.rowcount == 1
+
+    def ids(self, after: str | None, limit: int) -> list[str]:
+        rows = self.db.conn.execute(
+            "SELECT id FROM users WHERE id > ? ORDER BY id LIMIT ?", (after or "", limit)
+        ).fetchall()
+        return [row["id"] for row in rows]
