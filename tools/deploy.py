@@ -36,6 +36,7 @@ class Function:
     timeout_s: int
     path: str | None  # an HTTP function's base path (its Api), None for CloudEvent functions
     topic: str | None  # a CloudEvent function's Pub/Sub topic, as serverless.yml writes it
+    routes: tuple[str, ...] = ()  # its Api's route paths (``<id>`` converters); empty: anything under ``path``
 
     @property
     def task(self) -> bool:
@@ -72,9 +73,18 @@ SCHEDULES = (
         "redispatch", "* * * * *", "requeue expired leases, dispatch stale queued jobs", "/api/v1/tasks/redispatch"
     ),
     Schedule("daily-cleanup", "0 3 * * *", "retention cleanup, then the backup when due", event_function="cleanup"),
-    Schedule("daily-backup", "30 3 * * *", "database backup", "/api/v1/tasks/backup", auth="api-key"),
-    Schedule("metrics", "*/5 * * * *", "record a deployment metrics point", "/api/v1/tasks/metrics", auth="api-key"),
-    Schedule("alerts", "*/5 * * * *", "evaluate alert thresholds", "/api/v1/tasks/alerts", auth="api-key"),
+    # The daily run backs up when the newest backup is over 20 h old: this second trigger makes the
+    # day's backup when the night's run could not (and only cleans what is left otherwise).
+    Schedule(
+        "daily-backup", "0 15 * * *", "the backup when due (after what cleanup is left)", event_function="cleanup"
+    ),
+    Schedule(
+        "metrics-alerts",
+        "*/5 * * * *",
+        "record the deployment's metrics point, evaluate the alerts, notify",
+        "/api/v1/tasks/metrics",
+        auth="api-key",
+    ),
 )
 # Task routes on purpose without a schedule, and why.
 UNSCHEDULED = {
@@ -106,6 +116,7 @@ def functions() -> tuple[Function, ...]:
     from shared.http import APIS
 
     paths = {api.function: api.base for api in APIS}
+    routes = {api.function: tuple(sorted({r.path for r in api.routes})) for api in APIS}
     config = serverless()
     provider, blocks = config["provider"], config["functions"]
     found = []
@@ -121,6 +132,7 @@ def functions() -> tuple[Function, ...]:
                 timeout_s=_seconds(block.get("timeout", provider.get("timeout", "60s"))),
                 path=paths.get(name),
                 topic=topic,
+                routes=routes.get(name, ()),
             )
         )
     return tuple(found)
@@ -131,9 +143,15 @@ def by_name() -> dict[str, Function]:
 
 
 def serving(path: str) -> Function | None:
-    """The HTTP function whose base path serves ``path`` (longest prefix), if any."""
-    candidates = [f for f in functions() if f.path and (path == f.path or path.startswith(f.path + "/"))]
-    return max(candidates, key=lambda f: len(f.path or ""), default=None)
+    """The HTTP function with a route for ``path``, if any."""
+    return next((f for f in functions() if f.path and _serves(f, path)), None)
+
+
+def _serves(f: Function, path: str) -> bool:
+    if not f.routes:
+        return path == f.path or path.startswith(f"{f.path}/")
+    patterns = (re.sub(r"<path:\w+>", ".+", re.sub(r"<(?:(?!path:)\w+:)?\w+>", "[^/]+", r)) for r in f.routes)
+    return any(re.fullmatch(pattern, path) for pattern in patterns)
 
 
 def secrets() -> dict[str, str]:

@@ -139,11 +139,8 @@ def test_with_a_tasks_service_account_the_task_functions_are_private_to_it(gclou
     assert done.returncode == 0, done.stderr
     made = calls()
     private = {c["args"][2] for c in made if "--no-allow-unauthenticated" in c["args"]}
-    assert (
-        private
-        == {"run-job", "redispatch", "cleanup-task"}
-        == {f.name.replace("_", "-") for f in deploy.functions() if f.task}
-    )
+    tasks = {f.name.replace("_", "-") for f in deploy.functions() if f.task}
+    assert private == tasks >= {"run-job", "redispatch", "cleanup-task"}
     bound = [c["args"] for c in made if c["args"][:2] == ["functions", "add-invoker-policy-binding"]]
     assert {a[2] for a in bound} == private
     assert all(_flag(a, "member") == "serviceAccount:tasks@demo-aiart.iam.gserviceaccount.com" for a in bound)
@@ -162,7 +159,8 @@ def test_gen1_invoker_grants_open_the_site_functions_and_keep_task_routes_to_the
     grants = {c["args"][2]: _flag(c["args"], "member") for c in calls()}
     http = {name for name in main.__all__ if deploy.by_name()[name].kind == "http"}
     assert set(grants) == http, "every HTTP function, no CloudEvent one"
-    assert {n for n, m in grants.items() if m != "allUsers"} == {"run_job", "redispatch", "cleanup_task"}
+    tasks = {f.name for f in deploy.functions() if f.task}
+    assert {n for n, m in grants.items() if m != "allUsers"} == tasks >= {"run_job", "redispatch", "cleanup_task"}
     assert run("gen1-iam").returncode == 0
     assert {_flag(c["args"], "member") for c in calls()} == {"allUsers"}, "no tasks account: the token guards"
 
@@ -173,12 +171,8 @@ def test_the_schedules_script_creates_then_updates_the_same_resources(gcloud):
     assert first.returncode == 0, first.stderr
     made = calls()
     creates = sorted(" ".join(c["args"][:3]) for c in made if "create" in c["args"][:3])
-    assert creates == [
-        "pubsub topics create",
-        "scheduler jobs create",
-        "scheduler jobs create",
-        "tasks queues create",
-    ]
+    served = [s for s in deploy.SCHEDULES if s.event_function or deploy.serving(s.path or "")]
+    assert creates == ["pubsub topics create", *["scheduler jobs create"] * len(served), "tasks queues create"]
     redispatch = next(c["args"] for c in made if c["args"][:5] == ["scheduler", "jobs", "create", "http", "redispatch"])
     assert _flag(redispatch, "schedule") == "* * * * *" and _flag(redispatch, "http-method") == "POST"
     assert _flag(redispatch, "uri") == "https://us-central1-demo-aiart.cloudfunctions.net/redispatch"
@@ -188,9 +182,8 @@ def test_the_schedules_script_creates_then_updates_the_same_resources(gcloud):
     queue = next(c["args"] for c in made if c["args"][:3] == ["tasks", "queues", "create"])
     assert (_flag(queue, "max-dispatches-per-second"), _flag(queue, "max-concurrent-dispatches")) == ("2", "8")
     assert _flag(queue, "min-backoff") == "60s" and Settings().lease_seconds < 60, "a retry finds the lease expired"
-    for pending in ("daily-backup", "metrics", "alerts"):
-        if deploy.serving(next(s.path for s in deploy.SCHEDULES if s.name == pending) or "") is None:
-            assert f"skipped {pending}" in first.stderr
+    for pending in set(deploy.SCHEDULES) - set(served):
+        assert f"skipped {pending.name}" in first.stderr
 
     again = run("schedules", GEN2="1", CLOUD_TASKS_SERVICE_ACCOUNT="tasks@x.iam.gserviceaccount.com")
     assert again.returncode == 0, again.stderr
@@ -214,18 +207,23 @@ def test_the_schedule_list_matches_the_functions():
     assert set(deploy.UNSCHEDULED) <= set(by_name)
     assert {s.name for s in deploy.SCHEDULES if s.path and deploy.serving(s.path)} >= {"redispatch"}
     cadence = {s.name: s.cron for s in deploy.SCHEDULES}
-    assert cadence["redispatch"] == "* * * * *" and cadence["metrics"] == cadence["alerts"] == "*/5 * * * *"
+    assert cadence["redispatch"] == "* * * * *" and cadence["metrics-alerts"] == "*/5 * * * *"
     assert re.fullmatch(r"\d+ \d+ \* \* \*", cadence["daily-cleanup"]) and re.fullmatch(
         r"\d+ \d+ \* \* \*", cadence["daily-backup"]
     )
 
 
 def test_a_function_that_serves_a_scheduled_route_is_scheduled_without_editing_the_list(monkeypatch):
-    metrics = deploy.Function("ops_metrics", "http", 256, 60, "/api/v1/tasks/metrics", None)
+    pending = deploy.Schedule(
+        "ops-extra", "*/5 * * * *", "a task no function serves yet", "/api/v1/tasks/extra", auth="api-key"
+    )
+    monkeypatch.setattr(deploy, "SCHEDULES", (*deploy.SCHEDULES, pending))
+    assert "skipped ops-extra" in deploy.schedules()
+    extra = deploy.Function("ops_extra", "http", 256, 60, "/api/v1/tasks/extra", None)
     existing = deploy.functions()
-    monkeypatch.setattr(deploy, "functions", lambda: (*existing, metrics))
+    monkeypatch.setattr(deploy, "functions", lambda: (*existing, extra))
     script = deploy.schedules()
-    assert "http metrics" in script and "$(target ops_metrics /api/v1/tasks/metrics)" in script
+    assert "http ops-extra" in script and "$(target ops_extra /api/v1/tasks/extra)" in script
     assert "X-API-Key=$(secret task-api-key)" in script
 
 
@@ -256,5 +254,5 @@ def test_serverless_gives_every_function_its_memory_and_timeout_within_the_plugi
 def test_every_function_of_the_list_is_reachable_by_its_path_or_topic():
     for f in deploy.functions():
         assert (f.kind == "http") == (f.path is not None) and (f.kind == "cloudevent") == (f.topic is not None)
-        if f.path:
-            assert deploy.serving(f.path) == f, f.name
+        for route in f.routes:
+            assert deploy.serving(re.sub(r"<[^>]+>", "x", route)) == f, (f.name, route)
