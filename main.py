@@ -21,6 +21,7 @@ from functions.generate import (
 from functions.health import health
 from functions.jobs import jobs
 from functions.media import media
+from functions.metrics import metrics_task
 from functions.openai_compat import openai_compat
 from functions.openapi import openapi
 from functions.payments import payments
@@ -44,6 +45,7 @@ __all__ = [
     "health",
     "jobs",
     "media",
+    "metrics_task",
     "openai_compat",
     "openapi",
     "payments",

@@ -150,10 +150,12 @@ def serve() -> None:
     on_request = gw.dispatcher.wake
     if settings.dispatcher == "inprocess":  # the embedded default schedules its own daily run
         from shared.api.cleanup import daily_run
+        from shared.api.metrics import scheduled_run
         from shared.services.daily import DailyRun
 
         daily = DailyRun(daily_run, gw.clock)
-        on_request = lambda: (gw.dispatcher.wake(), daily.poke())  # noqa: E731
+        metrics = DailyRun(scheduled_run, gw.clock, every=settings.metrics.schedule_seconds)  # metrics, alerts
+        on_request = lambda: (gw.dispatcher.wake(), daily.poke(), metrics.poke())  # noqa: E731
     app = build_app(on_request=on_request)
     server = make_server(settings.host, settings.port, app, threaded=True, request_handler=EnvelopeRequestHandler)
     gw.dispatcher.start()

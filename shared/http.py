@@ -26,6 +26,7 @@ from shared import browser, errors
 from shared.config import Settings
 from shared.domain import Contention
 from shared.logging import log_fields, redact_path, request_id_var, trace_var
+from shared.meter import METER
 from shared.models import ErrorEnvelope
 from shared.routes import BodyKind, Route, delete, get, post, put  # noqa: F401 - route declarations use http.get etc.
 
@@ -74,6 +75,7 @@ ErrorBody = Callable[[errors.AppError, str], "tuple[int, BaseModel]"]
 
 # Every deployable function's Api: the OpenAPI document and the dev server's mounts come from here.
 APIS: list[Api] = []
+meter = METER  # requests in flight and response times of this process (the metrics history; shared/meter.py)
 
 
 class Api:
@@ -111,6 +113,7 @@ class Api:
 
     def __call__(self, request: flask.Request) -> flask.Response:
         started = time.perf_counter()
+        meter.started()
         settings = self._settings()
         incoming = request.headers.get("X-Request-Id", "")
         rid = incoming if _RID.match(incoming) else uuid.uuid4().hex
@@ -149,6 +152,7 @@ class Api:
                 "remoteIp": request.remote_addr,
             },
         )
+        meter.finished(response.status_code, time.perf_counter() - started)
         return response
 
     def _dispatch(self, request: flask.Request, rid: str, settings: Settings) -> flask.Response:

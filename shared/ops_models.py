@@ -18,6 +18,9 @@ class CleanupCounts(Answer):
     cache: int = Field(description="expired response-cache entries")
     pending_subscriptions: int = Field(description="pending subscription requests older than a week")
     orphan_media: int = Field(description="files older than the retention whose job was gone already")
+    metrics: int = Field(default=0, description="metrics points past the retention")
+    alerts: int = Field(default=0, description="alerts closed before the retention")
+    analytics: int = Field(default=0, description="analytics counters and visitor marks of days past the retention")
 
 
 class BackupAnswer(Answer):

@@ -9,6 +9,8 @@ from __future__ import annotations
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+from shared.meter import METER
+
 if TYPE_CHECKING:
     from shared.clock import Clock
     from shared.config import Settings
@@ -20,6 +22,7 @@ if TYPE_CHECKING:
     from shared.services.budget import BudgetService
     from shared.services.cleanup import CleanupService
     from shared.services.events import SiteEvents
+    from shared.services.metrics import MetricsService
     from shared.stores.factory import Stores
 
 
@@ -48,9 +51,11 @@ class OperationsWiring:
             max_seconds=s.cleanup_max_seconds,
         )
         stores = self.stores
+        history = {"metrics": stores.metrics, "alerts": stores.alerts, "analytics": stores.analytics}
         return CleanupService(
             stores.jobs, stores.limiter, stores.cache, self.media, self.clock, policy,
-            compact=stores.compact, pending_subscriptions=stores.subscriptions
+            compact=stores.compact, pending_subscriptions=stores.subscriptions,
+            history=history,
         )
 
     @cached_property
@@ -89,6 +94,14 @@ class OperationsWiring:
 
         return SiteEvents(self.analytics_service, self.clock, self.settings.events.per_minute)
 
+    @cached_property
+    def metrics_service(self) -> MetricsService:
+        from shared.services.metrics import MetricsPolicy, MetricsService
+
+        s, m = self.settings, self.settings.metrics
+        policy = MetricsPolicy(m.interval_seconds, m.window_seconds, m.sample_jobs, s.memory_limit_mb)
+        return MetricsService(self.stores.metrics, self.stores.jobs, self.load, self.clock, METER, policy)
+
     def close_operations(self) -> None:
         if "analytics_service" in self.__dict__:
             self.analytics_service.flush()  # site events summed in memory
@@ -118,3 +131,18 @@ class OperationsServices:
     def events(self) -> SiteEvents:
         """``record(kind, page, caller, user_agent)``: the site's page views and conversion events."""
         return self._gw.site_events
+
+    @property
+    def metrics(self) -> MetricsService:
+        """The metrics history: each instance's points, the scheduled run's, ``history(hours)``."""
+        return self._gw.metrics_service
+
+
+def _record_instance_point() -> None:
+    """Called by the request meter (in a background thread) once a minute while requests arrive."""
+    from shared import wiring
+
+    wiring.services().metrics.record_instance()
+
+
+METER.on_due = _record_instance_point

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ValidationError
 
 from shared import errors, http, wiring
 from shared.api import API_PREFIX
-from shared.insight_models import AnalyticsAnswer, AnalyticsQuery
+from shared.insight_models import AnalyticsAnswer, AnalyticsQuery, MetricsAnswer, MetricsPointAnswer, MetricsQuery
 
 ADMIN = (401, 403)  # every admin route: not signed in, not an admin
 Query = TypeVar("Query", bound=BaseModel)
@@ -40,6 +40,15 @@ def _analytics(call: http.Call) -> http.Reply:
     return http.Reply(AnalyticsAnswer.model_validate(asdict(services.analytics.report(query.days))))
 
 
+
+def _metrics(call: http.Call) -> http.Reply:
+    services = wiring.services()
+    services.admin(call.request)
+    query = _query(call, MetricsQuery)
+    since, points = services.metrics.history(query.hours)
+    return http.Reply(MetricsAnswer(since=since, points=[MetricsPointAnswer(**asdict(p)) for p in points]))
+
+
 OPERATIONS = [
     http.get(
         "/analytics",
@@ -47,6 +56,15 @@ OPERATIONS = [
         answer=AnalyticsAnswer,
         query=AnalyticsQuery,
         summary="Daily active users, generations, timings, providers, tiers, the funnel, page views",
+        tag="admin",
+        errors=(*ADMIN, 422),
+    ),
+    http.get(
+        "/metrics",
+        _metrics,
+        answer=MetricsAnswer,
+        query=MetricsQuery,
+        summary="The metrics history: each instance's points and the deployment's, oldest first",
         tag="admin",
         errors=(*ADMIN, 422),
     ),

@@ -80,16 +80,20 @@ class ProcessCpu:
 _process_cpu = ProcessCpu()
 
 
-def host_pressure(memory_limit_mb: int) -> float:
-    """This process's memory (RSS) against its instance limit, and its own CPU use."""
-    cpu = _process_cpu.share()
+def memory_share(memory_limit_mb: int) -> float:
+    """This process's resident memory (RSS) against its instance limit (the metrics history reads it too)."""
     try:
         import psutil
 
-        memory = psutil.Process().memory_info().rss / (memory_limit_mb * 1024 * 1024)
+        return psutil.Process().memory_info().rss / (memory_limit_mb * 1024 * 1024)
     except Exception:  # not visible here (sandboxes, exotic platforms): no memory signal
-        memory = 0.0
-    return min(max(memory, cpu), 1.0)
+        return 0.0
+
+
+def host_pressure(memory_limit_mb: int) -> float:
+    """This process's memory (RSS) against its instance limit, and its own CPU use."""
+    cpu = _process_cpu.share()
+    return min(max(memory_share(memory_limit_mb), cpu), 1.0)
 
 
 def combine(queued: int, running: int, capacity: int, provider_errors: float, host: float) -> LoadSnapshot:

@@ -8,6 +8,8 @@ One run deletes, in this order, each kind in batches of ``batch_size`` until non
 2. idempotency markers left behind (Firestore; SQLite keeps the key in the job row);
 3. limiter and abuse state idle for ``limiter_idle_seconds``; 4. expired response-cache entries;
 5. pending subscription requests older than a week (the payments store plugs in here);
+5b. the operations history past the retention: metrics points, closed alerts, analytics days
+   (``history``: any stores with ``purge(before, limit)``, by kind);
 6. orphan media: files under ``outputs/`` and ``inputs/`` older than the retention plus a day
    whose job is gone already (Firestore's TTL policy may delete a job first; media has no TTL).
    The listing resumes where the last run stopped (a cursor kept in the response cache).
@@ -21,8 +23,9 @@ deleting, ``compact`` hands the space back (SQLite: ``PRAGMA incremental_vacuum`
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Protocol
 
 from shared.clock import Clock
@@ -31,7 +34,10 @@ from shared.stores.base import CacheStore, Job, JobStore, LimiterStore
 
 log = logging.getLogger("gateway.cleanup")
 
-KINDS = ("jobs", "media", "inputs", "idempotency", "limiter", "cache", "pending_subscriptions", "orphan_media")
+KINDS = (
+    *("jobs", "media", "inputs", "idempotency", "limiter", "cache", "pending_subscriptions", "orphan_media"),
+    *("metrics", "alerts", "analytics"),  # the operations history (shared/services/metrics.py, alerts.py, analytics.py)
+)
 SWEPT = ("outputs/", "inputs/")  # media folders the orphan sweep lists
 LIST_PAGE = 5000  # objects listed per orphan-sweep batch (at most ``batch_size`` of them deleted)
 CURSOR = "ops:cleanup:media-cursor"  # the orphan sweep's position, in the response cache
@@ -90,7 +96,9 @@ class CleanupService:
         policy: CleanupPolicy,
         compact: Callable[[], int] = lambda: 0,
         pending_subscriptions: PendingRequests | None = None,  # THE HOOK: the payments store, when it exists
+        history: Mapping[str, PendingRequests] | None = None,  # kind -> store: purged past the retention
     ) -> None:
+        self.history = dict(history or {})
         self.jobs = jobs
         self.limiter = limiter
         self.cache = cache
@@ -129,6 +137,8 @@ class CleanupService:
         yield "cache", self._cache
         if self.pending_subscriptions is not None:
             yield "pending_subscriptions", self._pending
+        for kind, store in self.history.items():
+            yield kind, partial(self._history, kind, store)
         yield "orphan_media", self._orphans
 
     def _jobs(self, now: float, counts: dict[str, int]) -> bool:
@@ -165,6 +175,11 @@ class CleanupService:
         assert self.pending_subscriptions is not None
         deleted = self.pending_subscriptions.purge(now - WEEK, self.policy.batch_size)
         counts["pending_subscriptions"] += deleted
+        return deleted >= self.policy.batch_size
+
+    def _history(self, kind: str, store: PendingRequests, now: float, counts: dict[str, int]) -> bool:
+        deleted = store.purge(now - self.policy.retention_seconds, self.policy.batch_size)
+        counts[kind] += deleted
         return deleted >= self.policy.batch_size
 
     def _orphans(self, now: float, counts: dict[str, int]) -> bool:

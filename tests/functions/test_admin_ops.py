@@ -13,6 +13,7 @@ from tests.conftest import TASKS_TOKEN, function_client
 EVENTS = "/api/v1/events"
 ADMIN_ROUTES = [
     ("GET", "/api/v1/admin/analytics?days=7"),
+    ("GET", "/api/v1/admin/metrics?hours=24"),
 ]
 
 
@@ -118,3 +119,23 @@ def test_the_admin_sees_generations_and_events(firebase, admin, monkeypatch):
     assert report["page_views"] == {"/": 1, "/donate": 1}
     assert report["days"][0]["active_signed_in"] == 1 and report["days"][0]["active_anonymous"] == 1
     assert report["time_to_result"]["count"] == 1 and report["queue_wait"]["count"] == 1
+
+
+def test_the_scheduled_run_needs_the_task_key_and_its_point_is_in_the_history(admin, monkeypatch):
+    from shared import wiring
+
+    monkeypatch.setenv("TASK_API_KEY", "a-task-key-0123456789-abcdefghijkl")
+    wiring.reset()
+    task = function_client("metrics_task")
+    assert task.post("/api/v1/tasks/metrics").status_code == 401
+    assert task.post("/api/v1/tasks/metrics", headers={"X-API-Key": "wrong"}).status_code == 401
+    ran = task.post("/api/v1/tasks/metrics", headers={"X-API-Key": "a-task-key-0123456789-abcdefghijkl"})
+    assert ran.status_code == 200, ran.get_json()
+    point = ran.get_json()["point"]
+    assert point["source"] == "deployment" and point["values"]["queued"] == 0
+    wiring.services().metrics.record_instance()  # what the request meter does once a minute
+    history = function_client("admin").get("/api/v1/admin/metrics?hours=1", headers=admin)
+    assert history.status_code == 200, history.get_json()
+    sources = [p["source"] for p in history.get_json()["points"]]
+    assert sources[0] == "deployment" and sources[1].startswith("instance:")
+    assert function_client("admin").get("/api/v1/admin/metrics?hours=0", headers=admin).status_code == 422

@@ -53,6 +53,9 @@ def test_only_the_exact_key_runs_the_task(env, task, monkeypatch):
         "cache",
         "pending_subscriptions",
         "orphan_media",
+        "metrics",
+        "alerts",
+        "analytics",
     }
 
 
