@@ -2,6 +2,7 @@
 
     .venv/bin/python -m tools.deploy list                  # each function: trigger, memory, timeout, access
     .venv/bin/python -m tools.deploy gen2 > gen2.sh        # `gcloud functions deploy --gen2`, one per function
+    .venv/bin/python -m tools.deploy gen2-hosting > firebase.gen2.json   # rewrites to the 2nd-gen services
     .venv/bin/python -m tools.deploy gen1-iam > iam.sh     # who may invoke what, after `serverless deploy`
     .venv/bin/python -m tools.deploy schedules > sched.sh  # Pub/Sub topics, the Cloud Tasks queue, Scheduler jobs
 
@@ -14,6 +15,7 @@ service accounts RUNTIME_SERVICE_ACCOUNT and CLOUD_TASKS_SERVICE_ACCOUNT (README
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import sys
@@ -249,17 +251,34 @@ def gen2() -> str:
     )
     for f in functions():
         size = f"--memory={f.memory_mb}Mi --timeout={f.timeout_s}s"
-        if f.kind == "cloudevent":
-            lines.append(f"deploy {f.name} {size} --trigger-topic={shell(f.topic or '')}")
+        if f.kind == "cloudevent":  # Eventarc delivers the topic's messages as the tasks account, if set
+            topic = shell(f.topic or "")
+            lines.append(
+                f"deploy {f.name} {size} --trigger-topic={topic} ${{TASKS_SA:+--trigger-service-account=$TASKS_SA}}"
+            )
         elif f.task:
             lines.append(f'deploy {f.name} {size} --trigger-http "$TASK_ACCESS"')
+        else:
+            lines.append(f"deploy {f.name} {size} --trigger-http --allow-unauthenticated")
+        if f.task or f.kind == "cloudevent":
             lines.append(
                 f'[ -z "$TASKS_SA" ] || gcloud functions add-invoker-policy-binding {gen2_id(f.name)} '
                 '--region="$REGION" --member="serviceAccount:$TASKS_SA" "${G[@]}"'
             )
-        else:
-            lines.append(f"deploy {f.name} {size} --trigger-http --allow-unauthenticated")
     return "\n".join(lines) + "\n"
+
+
+def gen2_hosting() -> str:
+    """firebase.json with each function rewrite aimed at its 2nd-gen Cloud Run service
+    (``firebase deploy --only hosting --config firebase.gen2.json``)."""
+    import json
+
+    config = json.loads((ROOT / "firebase.json").read_text())
+    region = os.environ.get("GCP_REGION", "us-central1")
+    for rule in config["hosting"]["rewrites"]:
+        if "function" in rule:
+            rule["run"] = {"serviceId": gen2_id(rule.pop("function")), "region": region}
+    return json.dumps(config, indent=2) + "\n"
 
 
 def gen1_iam() -> str:
@@ -351,7 +370,7 @@ def listing() -> str:
     return "\n".join(rows) + "\n"
 
 
-COMMANDS = {"list": listing, "gen2": gen2, "gen1-iam": gen1_iam, "schedules": schedules}
+COMMANDS = {"list": listing, "gen2": gen2, "gen2-hosting": gen2_hosting, "gen1-iam": gen1_iam, "schedules": schedules}
 
 
 def main(argv: list[str]) -> int:

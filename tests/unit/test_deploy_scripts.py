@@ -142,7 +142,10 @@ def test_with_a_tasks_service_account_the_task_functions_are_private_to_it(gclou
     tasks = {f.name.replace("_", "-") for f in deploy.functions() if f.task}
     assert private == tasks >= {"run-job", "redispatch", "cleanup-task"}
     bound = [c["args"] for c in made if c["args"][:2] == ["functions", "add-invoker-policy-binding"]]
-    assert {a[2] for a in bound} == private
+    events = {f.name.replace("_", "-") for f in deploy.functions() if f.kind == "cloudevent"}
+    assert {a[2] for a in bound} == private | events, "Eventarc delivers as the tasks account too"
+    cleanup = next(c["args"] for c in made if c["args"][:3] == ["functions", "deploy", "cleanup"])
+    assert _flag(cleanup, "trigger-service-account") == "tasks@demo-aiart.iam.gserviceaccount.com"
     assert all(_flag(a, "member") == "serviceAccount:tasks@demo-aiart.iam.gserviceaccount.com" for a in bound)
 
 
@@ -256,3 +259,13 @@ def test_every_function_of_the_list_is_reachable_by_its_path_or_topic():
         assert (f.kind == "http") == (f.path is not None) and (f.kind == "cloudevent") == (f.topic is not None)
         for route in f.routes:
             assert deploy.serving(re.sub(r"<[^>]+>", "x", route)) == f, (f.name, route)
+
+
+def test_the_gen2_hosting_config_sends_the_same_paths_to_the_2nd_gen_services(monkeypatch):
+    monkeypatch.setenv("GCP_REGION", "europe-west1")
+    gen1 = json.loads((ROOT / "firebase.json").read_text())["hosting"]["rewrites"]
+    gen2 = json.loads(deploy.gen2_hosting())["hosting"]["rewrites"]
+    assert [r["source"] for r in gen2] == [r["source"] for r in gen1]
+    for before, after in zip(gen1, gen2, strict=True):
+        if "function" in before:
+            assert after["run"] == {"serviceId": before["function"].replace("_", "-"), "region": "europe-west1"}
