@@ -68,12 +68,15 @@ class MoneyWiring:
     def admin_tasks(self) -> AdminTasks:
         from shared.services.admin_tasks import AdminTasks
 
+        tiers = sorted({*self.settings.tier_limits, "registered", "donor"} - {"anonymous"})
         return AdminTasks(
             self.stores.users,
             self.sessions,
             self.usage_service,
             lambda: self.cleanup_service,
             lambda: self.backup_service,
+            self.user_service,
+            tiers,
         )
 
     def key_caller(self, request: flask.Request, key: str) -> Caller:

@@ -17,6 +17,7 @@ from shared.account_models import (
     UserAnswer,
 )
 from shared.api import API_PREFIX
+from shared.api.api_keys import ROUTES as API_KEY_ROUTES
 from shared.services.usage import unit_of
 
 
@@ -145,6 +146,7 @@ api = http.Api(
             tag="user",
             errors=SIGNED_IN,
         ),
+        *API_KEY_ROUTES,  # gateway API keys (shared/api/api_keys.py)
     ],
     wiring.settings,
 )
