@@ -2,9 +2,11 @@
 
 The queue, not this process, runs jobs: it POSTs ``{"job_id": ...}`` to ``RUN_JOB_URL`` and
 retries until the worker answers 2xx; its rate limits (``--max-dispatches-per-second``,
-``--max-concurrent-dispatches``) are the per-provider throttle. The task's name is the job id
-and its attempt count, so a job is enqueued at most once per attempt (a second create answers
-ALREADY_EXISTS, which is fine).
+``--max-concurrent-dispatches``) are the per-provider throttle. A task is a token, not an order:
+``run_job`` runs the best queued job (lowest rank: tier and aging), which may be another job than
+the one the task is named after, so the queue's order holds whatever order tasks arrive in. The
+task's name is the job id and its attempt count, so a job adds at most one token per attempt (a
+second create answers ALREADY_EXISTS, which is fine).
 
 A failed enqueue never fails the submit: the job is already stored and stays ``queued``; the
 failure is logged with the job id, and the re-dispatch sweep (``shared.jobs.sweep``, called by

@@ -4,7 +4,8 @@ A job stays ``queued`` when its Cloud Tasks enqueue failed, and goes back to ``q
 its worker died and its lease expired. A scheduler calls this sweep (``POST
 /api/v1/tasks/redispatch``) every minute or so: expired leases go back to the queue (or fail
 past ``MAX_ATTEMPTS``), then every job queued for longer than ``older_than`` is notified again.
-Dispatchers dedupe by (job, attempt), so a job whose task is merely waiting is not doubled.
+Dispatchers dedupe by (job, attempt), so a job whose task is merely waiting is not doubled. (Tasks
+are tokens for the best queued job: a job that gave its token to a better one runs on a later token.)
 """
 
 from __future__ import annotations
