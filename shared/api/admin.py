@@ -72,7 +72,7 @@ OPERATIONS = [
 
 # -- accounts and payments (subscriptions, users, tier, tasks) -------------------------------------
 
-ACCOUNTS: list[http.Route] = []
+from shared.api.admin_accounts import ROUTES as ACCOUNTS  # noqa: E402, I001 - the accounts routes
 
 
 api = http.Api("admin", f"{API_PREFIX}/admin", [*OPERATIONS, *ACCOUNTS], wiring.settings)
