@@ -9,7 +9,6 @@ Run: ``python -m shared.devserver`` (``make dev`` does it).
 
 from __future__ import annotations
 
-import hmac
 import json
 import logging
 import os
@@ -27,6 +26,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from shared import errors, http, wiring
+from shared.secret_checks import same_secret
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -123,10 +123,8 @@ class PushGuard:
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         from urllib.parse import parse_qs
 
-        key = self.settings().task_api_key
-        expected = key.get_secret_value().encode() if key is not None else b""
-        supplied = parse_qs(environ.get("QUERY_STRING", "")).get("token", [""])[0].encode("utf-8", "replace")
-        if expected and supplied and hmac.compare_digest(supplied, expected):
+        supplied = parse_qs(environ.get("QUERY_STRING", "")).get("token", [""])[0]
+        if same_secret(supplied, self.settings().task_api_key):
             return self.app(environ, start_response)
         refusal = http.error_response(errors.Unauthorized("A valid push token is required."), uuid.uuid4().hex)
         return refusal(environ, start_response)

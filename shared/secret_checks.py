@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hmac
+
+from pydantic import SecretStr
 
 MIN_BYTES = 32
 MIN_DISTINCT = 10
@@ -62,3 +65,12 @@ def production_problems(secrets: dict[str, tuple[str | None, bool]]) -> list[str
         if why is not None:
             problems.append(f"{name} {why}")
     return problems
+
+
+def same_secret(supplied: str | None, configured: SecretStr | None) -> bool:
+    """Whether a caller's ``supplied`` text is the ``configured`` secret: constant time, on bytes
+    (``hmac.compare_digest`` refuses non-ASCII text: a hostile header must be a refusal, not a 500).
+    An unset or empty secret matches nothing."""
+    expected = configured.get_secret_value().encode() if configured is not None else b""
+    given = (supplied or "").encode("utf-8", "replace")
+    return bool(expected) and bool(given) and hmac.compare_digest(given, expected)

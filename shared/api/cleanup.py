@@ -11,7 +11,6 @@ The admin API (``POST /api/v1/admin/tasks/{name}``) calls the same use cases:
 
 from __future__ import annotations
 
-import hmac
 import logging
 from dataclasses import asdict
 from typing import Any
@@ -20,16 +19,13 @@ from shared import errors, http, wiring
 from shared.api import API_PREFIX
 from shared.logging import request_id_var
 from shared.ops_models import BackupAnswer, CleanupAnswer, CleanupCounts
+from shared.secret_checks import same_secret
 
 log = logging.getLogger("gateway.cleanup")
 
 
 def _authorize(call: http.Call) -> None:
-    key = call.settings.task_api_key
-    expected = key.get_secret_value().encode() if key is not None else b""
-    # Bytes, not str: compare_digest refuses non-ASCII text (a hostile header is a 401, not a 500).
-    supplied = (call.header("X-API-Key") or "").encode("utf-8", "replace")
-    if not expected or not supplied or not hmac.compare_digest(supplied, expected):
+    if not same_secret(call.header("X-API-Key"), call.settings.task_api_key):
         raise errors.Unauthorized("A valid X-API-Key is required.")
 
 

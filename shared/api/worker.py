@@ -3,11 +3,10 @@ scheduler calls it). The task token guards both."""
 
 from __future__ import annotations
 
-import hmac
-
 from shared import errors, http, wiring
 from shared.api import API_PREFIX
 from shared.models import RedispatchAnswer, RunJobAnswer, RunJobRequest
+from shared.secret_checks import same_secret
 
 
 def _authorize(call: http.Call) -> None:
@@ -16,9 +15,7 @@ def _authorize(call: http.Call) -> None:
     # OIDC token (CLOUD_TASKS_SERVICE_ACCOUNT; IAM checks that one in front of the function).
     supplied = (call.header("X-Tasks-Token") or "").strip()
     supplied = supplied or (call.header("Authorization") or "").removeprefix("Bearer ").strip()
-    # Bytes, not str: compare_digest refuses non-ASCII text (a hostile header is no 500).
-    expected = token.get_secret_value().encode() if token is not None else b""
-    if not expected or not supplied or not hmac.compare_digest(supplied.encode("utf-8", "replace"), expected):
+    if not same_secret(supplied, token):
         raise errors.Unauthorized("A valid task token is required.")
 
 
