@@ -6,6 +6,7 @@
 import { ApiError } from "./api.js";
 import { AuthError } from "./auth.js";
 import { startPage, tierName } from "./chrome.js";
+import { track } from "./events.js";
 import { prompts } from "./history.js";
 import { describeError } from "./messages.js";
 import { modeLabel } from "./output.js";
@@ -69,8 +70,12 @@ $("#auth-form").addEventListener("submit", async (event) => {
   error.hidden = true;
   status.textContent = mode === "sign-up" ? "Creating your account…" : "Signing in…";
   try {
-    if (mode === "sign-up") await auth.signUp(email, password);
-    else await auth.signIn(email, password);
+    if (mode === "sign-up") {
+      await auth.signUp(email, password);
+      track("sign_up");
+    } else {
+      await auth.signIn(email, password);
+    }
     $("#password").value = "";
     status.textContent = mode === "sign-up" ? "Your account is ready." : "You are signed in.";
     await render();

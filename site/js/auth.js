@@ -12,6 +12,8 @@
 import { store } from "./util.js";
 
 const KEY = "aiart.auth";
+const OFF_KEY = "aiart.auth.off"; // until when the API said it takes no sign-in (epoch ms)
+const OFF_MS = 60 * 60 * 1000;
 const REFRESH_EARLY_MS = 5 * 60 * 1000; // refresh an ID token 5 minutes before it expires
 const SESSION_RENEW_MS = 12 * 60 * 60 * 1000; // make the session cookie again twice a day
 const LOCAL_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]"]);
@@ -92,7 +94,7 @@ export class Auth {
       email: saved?.email || null,
       anonymous: saved ? saved.anonymous : true,
       tier: this.account?.tier || (saved && !saved.anonymous ? saved.tier || "registered" : "anonymous"),
-      admin: Boolean(this.account?.admin),
+      admin: Boolean(this.account?.admin ?? saved?.admin),
     };
   }
 
@@ -110,6 +112,11 @@ export class Auth {
 
   async establish() {
     if (!this.endpoints) return null;
+    if (store.get(OFF_KEY, 0) > Date.now()) {
+      this.serverSignIn = false;
+      this.emit();
+      return null;
+    }
     if (!this.saved) await this.anonymous();
     if (!this.saved.sessionAt || Date.now() - this.saved.sessionAt > SESSION_RENEW_MS) await this.openSession();
     this.emit();
@@ -150,6 +157,7 @@ export class Auth {
       idToken: data.idToken || data.id_token,
       refreshToken: data.refreshToken || data.refresh_token,
       expiresAt: Date.now() + Number(data.expiresIn || data.expires_in || 3600) * 1000,
+      issuedAt: Date.now(),
       sessionAt: null,
       tier: this.saved?.tier,
     };
@@ -177,6 +185,7 @@ export class Auth {
         idToken: data.id_token,
         refreshToken: data.refresh_token,
         expiresAt: Date.now() + Number(data.expires_in || 3600) * 1000,
+        issuedAt: Date.now(),
       };
       store.set(KEY, this.saved);
       return this.saved.idToken;
@@ -194,10 +203,22 @@ export class Auth {
       const { data } = await this.api.post("/auth/session", { json: { id_token: token } });
       this.account = data;
       this.serverSignIn = true;
-      this.saved = { ...this.saved, sessionAt: Date.now(), tier: data?.tier, email: data?.email || this.saved.email };
+      this.saved = {
+        ...this.saved,
+        sessionAt: Date.now(),
+        tier: data?.tier,
+        admin: Boolean(data?.admin),
+        email: data?.email || this.saved.email,
+      };
       store.set(KEY, this.saved);
     } catch (error) {
-      if (error?.type === "sign_in_unavailable") this.serverSignIn = false;
+      const fresh = this.saved && Date.now() - (this.saved.issuedAt || 0) < 60 * 1000;
+      if (error?.status === 401 && fresh) {
+        // A token minted a moment ago is refused: this API takes no sign-in (no Firebase project).
+        // Say so for an hour instead of making a new anonymous account on every page.
+        this.serverSignIn = false;
+        store.set(OFF_KEY, Date.now() + OFF_MS);
+      }
       if (error?.status === 401) this.forget();
       throw error;
     }

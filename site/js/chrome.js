@@ -4,7 +4,8 @@
 import config from "../config.js";
 import { Api } from "./api.js";
 import { Auth } from "./auth.js";
-import { $ } from "./util.js";
+import { startEvents } from "./events.js";
+import { $, sleep } from "./util.js";
 
 const TIER_NAMES = { anonymous: "Guest", registered: "Member", donor: "Donor" };
 
@@ -43,8 +44,11 @@ export function startPage() {
     const note = $("#backend-note");
     const fallback = state.current && state.current.index > 0;
     if (note) {
+      const down = state.backends.filter((b) => b.down).map((b) => b.name);
       note.hidden = !fallback;
-      note.textContent = fallback ? `Connected through the ${state.current.name} backend while the primary is unreachable.` : "";
+      note.textContent = fallback
+        ? `Connected through the ${state.current.name} backend${down.length ? ` (${down.join(", ")} unreachable)` : ""}.`
+        : "";
     }
     if (!state.allDown) {
       clearTimeout(healthTimer);
@@ -53,17 +57,21 @@ export function startPage() {
   });
 
   const chip = $("#account-chip");
+  const adminLink = $("#admin-link");
   const showAccount = (state) => {
+    if (adminLink) adminLink.hidden = !state.admin;
     if (!chip) return;
     chip.hidden = !state.enabled;
     const label = chip.querySelector("[data-label]");
     if (state.anonymous) {
       label.textContent = "Sign in";
       chip.removeAttribute("data-tier");
+      chip.dataset.track = "sign_in_click";
       chip.setAttribute("aria-label", "Sign in or create an account");
     } else {
       label.textContent = state.email || "Account";
       chip.dataset.tier = state.tier;
+      delete chip.dataset.track;
       chip.setAttribute("aria-label", `Your account: ${state.email || ""}, ${tierName(state.tier)}`);
     }
   };
@@ -71,5 +79,7 @@ export function startPage() {
   showAccount(auth.state());
   checkHealth();
   auth.start();
+  // The page view goes once sign-in is settled, so it carries the session (signed in or not).
+  Promise.race([auth.ready, sleep(4000)]).then(() => startEvents(api));
   return { api, auth, config };
 }

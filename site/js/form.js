@@ -136,7 +136,9 @@ export class ComposeForm {
     for (const [ratio, name] of ASPECTS) {
       const [w, h] = ratio.split(":").map(Number);
       const scale = 18 / Math.max(w, h);
-      const shape = el("span", { class: "aspect-shape", "aria-hidden": "true", style: `width:${Math.round(w * scale)}px;height:${Math.round(h * scale)}px` });
+      const shape = el("span", { class: "aspect-shape", "aria-hidden": "true" });
+      shape.style.width = `${Math.round(w * scale)}px`; // CSSOM: the page's CSP allows no style attributes
+      shape.style.height = `${Math.round(h * scale)}px`;
       const input = el("input", { type: "radio", name: "aspect_ratio", value: ratio, id: `aspect-${ratio.replace(":", "x")}` });
       input.addEventListener("change", () => {
         if (input.checked) this.aspects[this.mode] = ratio;

@@ -29,7 +29,8 @@ export function modeLabel(mode) {
 
 // A download that works for cross-origin results too (the download attribute is same-origin only).
 export function downloadLink(url, filename, label = "Download") {
-  const link = el("a", { class: "btn", href: url, download: filename }, icon("download"), el("span", { text: label }));
+  const link = el("a", { class: "btn", href: url, download: filename, "data-track": "download" },
+    icon("download"), el("span", { text: label }));
   link.addEventListener("click", async (event) => {
     let target;
     try {
@@ -278,6 +279,7 @@ export class Output {
             class: `btn small ${link.kind === "donate" ? "accent" : "ghost"}`,
             href: link.href,
             "data-link": link.kind,
+            "data-track": link.kind === "donate" ? "donate_click" : "sign_in_click",
           }, icon(link.kind === "donate" ? "heart" : "user"), el("span", { text: link.label }))))
           : null,
         actions.length

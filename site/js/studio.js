@@ -3,6 +3,7 @@
 
 import { ApiError, quotaFrom } from "./api.js";
 import { startPage } from "./chrome.js";
+import { track } from "./events.js";
 import { ComposeForm } from "./form.js";
 import { History, prompts } from "./history.js";
 import { describeError, describeJobFailure } from "./messages.js";
@@ -62,6 +63,7 @@ class Studio {
     if (!read.ok) return;
     this.reset();
     const request = { ...read.request, key: randomKey(), attempt: 0 };
+    track("generate_click");
     this.output.setMode(request.mode);
     this.form.setBusy(true);
     await this.signedIn();

@@ -16,6 +16,7 @@ import functools
 import io
 import re
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -123,12 +124,12 @@ def browser() -> Iterator[object]:
         chromium.close()
 
 
-def config_js(emulator: str, backends: list[tuple[str, str]] | None = None) -> str:
+def config_js(emulator: str, backends: list[tuple[str, str]] | None = None, recheck: float = 30) -> str:
     """site/config.js as an operator would write it for this run: the run's Auth emulator."""
     listed = ", ".join(f'{{ name: "{name}", url: "{url}" }}' for name, url in backends or [("primary", "/api/v1")])
     return (
         f"export default {{ backends: [{listed}], firebase: {{ apiKey: '', authEmulator: '{emulator}' }},"
-        " links: { signIn: 'account.html' }, healthRecheckSeconds: 30 };"
+        f" links: {{ signIn: 'account.html' }}, healthRecheckSeconds: {recheck} }};"
     )
 
 
@@ -137,10 +138,15 @@ class Tab:
     what it logged; its pages load ``config_js`` instead of site/config.js."""
 
     def __init__(
-        self, browser: object, emulator: str, backends: list[tuple[str, str]] | None = None, **context: object
+        self,
+        browser: object,
+        emulator: str,
+        backends: list[tuple[str, str]] | None = None,
+        recheck: float = 30,
+        **context: object,
     ) -> None:
         self.context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True, **context)
-        script = config_js(emulator, backends)
+        script = config_js(emulator, backends, recheck)
         self.context.route("**/config.js", lambda route: route.fulfill(body=script, content_type="text/javascript"))
         self.page = self.context.new_page()
         self.page.set_default_timeout(20000)
@@ -176,6 +182,7 @@ def shot(page: object, name: str) -> None:
     if not ARTIFACTS.exists():
         ARTIFACTS.mkdir(parents=True)
         (ARTIFACTS / ".gitignore").write_text("*\n")
+    page.evaluate("window.scrollTo(0, 0)")  # the sticky header is drawn where the page is scrolled to
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
@@ -208,6 +215,8 @@ def image_bytes(width: int, height: int, fmt: str = "PNG") -> bytes:
 
 def test_text_to_image_end_to_end_with_eta_download_and_history(server: DevServer, tab: Tab, tmp_path: Path) -> None:
     page = tab.page
+    beacons: list[dict] = []
+    page.on("request", lambda r: beacons.append(r.post_data_json) if r.url.endswith("/api/v1/events") else None)
     page.goto(server.url)
     page.get_by_text("Online").wait_for()
     shot(page, "01-studio")
@@ -253,6 +262,12 @@ def test_text_to_image_end_to_end_with_eta_download_and_history(server: DevServe
     page.get_by_role("button", name="New").click()
     item.get_by_role("button").click()
     wait_for_image(page)
+    # Page view and conversions went to POST /api/v1/events as beacons
+    deadline = time.monotonic() + 5
+    while {"page_view", "generate_click", "download"} - {b["type"] for b in beacons} and time.monotonic() < deadline:
+        page.wait_for_timeout(100)
+    assert {"type": "page_view", "page": "/"} in beacons
+    assert {"generate_click", "download"} <= {b["type"] for b in beacons}
 
 
 def test_image_to_image_with_an_upload_through_the_drop_zone(server: DevServer, tab: Tab) -> None:
@@ -415,32 +430,58 @@ def test_cancel_a_running_job(server: DevServer, tab: Tab) -> None:
     page.wait_for_function(f"() => document.querySelector('[data-job-id=\"{job_id}\"]')?.dataset.status === 'canceled'")
 
 
-def test_failover_from_a_dead_backend_on_a_static_host(
+def test_failover_past_a_dead_backend_and_a_primary_killed_mid_session_then_back(
     server: DevServer, static_site: str, browser: object, emulator: str
 ) -> None:
-    dead = free_port()  # nothing listens there
-    backends = [("primary", f"http://127.0.0.1:{dead}/api/v1"), ("fallback", f"{server.url}/api/v1")]
-    visitor = Tab(browser, emulator, backends)
+    """site/ on a plain static host; config.js lists a closed port, then a primary, then the
+    module's server as the fallback (the primary shares its data directory: one store). The
+    primary is killed mid-session and started again on its port: the site carries on with the
+    fallback, and goes back to the primary once its health check answers."""
+    dead, port = free_port(), free_port()
+    settings = {
+        "LOCAL_DELAY_SECONDS": DELAY,
+        "CORS_ORIGINS": static_site,
+        "FIREBASE_AUTH_EMULATOR_HOST": emulator,
+        **OPEN_LIMITS,
+    }
+    primary = DevServer(server.data_dir, port=port, **settings)
+    backends = [
+        ("first", f"http://127.0.0.1:{dead}/api/v1"),
+        ("primary", f"{primary.url}/api/v1"),
+        ("fallback", f"{server.url}/api/v1"),
+    ]
+    visitor = Tab(browser, emulator, backends, recheck=1)
     page = visitor.page
+    note = page.locator("#backend-note")
     try:
         page.goto(static_site)
         page.get_by_text("Online").wait_for()
-        with page.expect_request(lambda r: "/generate/" in r.url and r.url.startswith(server.url)) as sent:
-            job_id = generate(page, "a lighthouse in a storm")["job_id"]
-        assert sent.value.headers["authorization"].startswith("Bearer ")  # the ID token, cross-origin
-        image = wait_for_image(page)
-        assert image.get_attribute("src").startswith(f"{server.url}/api/v1/media/")
-        assert "fallback" in page.locator("#backend-note").inner_text()
-        # The job is this visitor's on the fallback too: GET /jobs (Bearer) lists it, and it cancels
-        listed = page.locator(f'#history-list [data-job-id="{job_id}"]')
-        listed.wait_for()
+        with page.expect_request(lambda r: "/generate/" in r.url and r.url.startswith(primary.url)) as sent:
+            first = generate(page, "a lighthouse in a storm")["job_id"]
+        assert sent.value.headers["authorization"].startswith("Bearer ")  # cross-origin: the ID token
+        assert wait_for_image(page).get_attribute("src").startswith(f"{primary.url}/api/v1/media/")
+        assert "primary" in note.inner_text()  # the first backend is down, the primary serves
+
+        primary.stop()  # mid-session
+        second = generate(page, "the storm passes")["job_id"]
+        assert wait_for_image(page).get_attribute("src").startswith(f"{server.url}/api/v1/media/")
+        assert "fallback" in note.inner_text()
+        # Both jobs are this visitor's on the fallback too (one store; the ID token as Bearer)
+        for job_id in (first, second):
+            page.locator(f'#history-list [data-job-id="{job_id}"]').wait_for()
+        assert requests.get(f"{server.url}/api/v1/jobs", timeout=5).json()["jobs"] == []  # no token: no one's
         shot(page, "08-failover")
-        other = requests.get(f"{server.url}/api/v1/jobs", timeout=5)  # no token, no cookie: a one-off caller
-        assert other.json()["jobs"] == []
+
+        with page.expect_response(lambda r: r.url == f"{primary.url}/api/v1/health" and r.ok, timeout=20000):
+            primary = DevServer(server.data_dir, port=port, **settings)  # back on its port
+        generate(page, "calm sea at dawn")
+        assert wait_for_image(page).get_attribute("src").startswith(f"{primary.url}/api/v1/media/")
+        assert "primary" in note.inner_text()
         assert [e for e in visitor.errors if e.startswith("page error")] == []
         assert all("ERR_CONNECTION_REFUSED" in e for e in visitor.errors), visitor.errors
     finally:
         visitor.close()
+        primary.stop()
 
 
 def test_keyboard_only_generation(server: DevServer, tab: Tab) -> None:
@@ -569,3 +610,50 @@ def test_account_sign_up_usage_bill_own_keys_sign_out_and_in(
     page.goto(server.url)
     page.locator(f'#history-list [data-job-id="{job_id}"]').wait_for()  # listed by GET /jobs for the account
     assert all("status of 4" in e for e in noisy_tab.errors), noisy_tab.errors  # the refusals asked for
+
+
+def sign_in(page: object, server: DevServer, email: str, password: str) -> None:
+    """Sign in on the account page, as a visitor would."""
+    page.goto(f"{server.url}/account.html")
+    page.get_by_role("heading", name="Sign in for more").wait_for()
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.locator("#auth-submit").click()
+    page.get_by_role("heading", name="Your account").wait_for()
+
+
+def test_admin_dashboard_draws_its_charts_for_an_admin_and_stays_closed_to_others(
+    server: DevServer, noisy_tab: Tab, auth_emulator: FirebaseAccounts
+) -> None:
+    page = noisy_tab.page
+    page.goto(f"{server.url}/admin.html")  # a guest: told to sign in, nothing asked of the API
+    page.get_by_role("heading", name="Sign in as an administrator").wait_for()
+    assert page.locator("#dashboard").is_hidden()
+
+    member = auth_emulator.sign_up()
+    sign_in(page, server, member.email, member.password)
+    assert page.locator("#admin-link").is_hidden()
+    with page.expect_response(lambda r: "/api/v1/admin/analytics" in r.url) as refused:
+        page.goto(f"{server.url}/admin.html")
+    assert refused.value.status == 403
+    page.get_by_role("heading", name="For administrators only").wait_for()
+    assert page.locator("#dashboard").is_hidden()
+    page.goto(f"{server.url}/account.html")
+    page.get_by_role("button", name="Sign out").click()
+    page.get_by_role("heading", name="Sign in for more").wait_for()
+
+    admin = auth_emulator.sign_up()
+    auth_emulator.set_claims(admin.uid, {"admin": True})  # as `make admin EMAIL=...` does
+    sign_in(page, server, admin.email, admin.password)
+    page.get_by_role("link", name="Dashboard").click()
+    page.locator("#dashboard").wait_for()
+    page.wait_for_function("() => Object.keys(window.Chart.instances).length === 8")
+    labels = page.locator("canvas[role=img]").evaluate_all("cs => cs.map(c => c.getAttribute('aria-label'))")
+    assert len(labels) == 8 and all(labels)
+    assert any(label.startswith("Generations per day:") for label in labels)
+    assert page.locator(".kpi-label").all_inner_texts()[:2] == ["GENERATIONS", "SUCCESS RATE"]
+    assert page.locator("#providers-table tbody tr").count() >= 1
+    page.get_by_role("button", name="30 days").click()
+    page.wait_for_function("() => document.querySelector('#range-label').textContent.includes('30 days')")
+    shot(page, "13-dashboard")
+    assert all("status of 403" in e for e in noisy_tab.errors), noisy_tab.errors
