@@ -1,12 +1,11 @@
 """Gateway API keys: ``Authorization: Bearer sk-gw-…`` on the OpenAI-compatible surface (/v1).
 
-What exists now is the seam: a gateway key is recognised, so it is never read as a session
-token, and its caller is anonymous, keyed on the network address (``wiring.Gateway.api_caller``).
-What comes with the accounts work (issue 14, keys part): a signed-in user creates keys at
-``/api/v1/user/api-keys`` (the secret shown once), they are stored as a SHA-256 of the secret,
-and ``api_caller`` looks a presented key up (one store read, cached briefly per instance) and
-acts as that key's user: their tier, limits, BYOK keys and usage records; an unknown or revoked
-key is then a 401.
+A gateway key is recognised here, so it is never read as a session token. A signed-in user makes
+keys at ``/api/v1/user/api-keys`` (the secret shown once); they are stored as a SHA-256 of the
+secret, and ``wiring.Gateway.api_caller`` looks a presented key up (``shared.services.api_keys``:
+one store read, cached per instance for API_KEY_CACHE_SECONDS) and acts as that key's user: their
+tier, limits, BYOK keys and usage records. An unknown or revoked key is a 401. The /api/v1 routes
+take Firebase sign-ins only (a leaked key cannot manage the account, nor make more keys).
 """
 
 from __future__ import annotations

@@ -318,10 +318,14 @@ def test_anonymous_access_can_be_turned_off(gateway, sdk, named_users):
     assert sdk(api_key=session).chat.completions.create(model="auto", messages=HI).choices
 
 
-def test_a_gateway_key_is_never_read_as_a_session_and_acts_anonymous_by_address(gateway, sdk):
+def test_an_unknown_gateway_key_is_refused_even_with_anonymous_access_on(gateway, sdk):
+    """A key is never read as a session, nor does an unknown one fall back to anonymous access (the
+    key lifecycle with real keys: tests/functions/test_gateway_keys.py)."""
     gateway()
-    sdk(api_key="sk-gw-" + "b" * 40).images.generate(prompt="a keyed fox")
-    assert len(wiring.gateway().jobs.list_for_owner("ip:127.0.0.1", 5)) == 1
+    with pytest.raises(openai.AuthenticationError) as raised:
+        sdk(api_key="sk-gw-" + "b" * 40).images.generate(prompt="a keyed fox")
+    assert raised.value.code == "invalid_api_key"
+    assert wiring.gateway().jobs.queued(5) == [], "nothing was submitted"
 
 
 def test_a_signed_in_users_own_key_serves_them_and_identical_requests_hit_the_cache(gateway, fakes, sdk, named_users):
