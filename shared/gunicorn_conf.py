@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import tempfile
 from typing import Any
 
 workers = 1
@@ -30,3 +31,20 @@ def worker_exit(server: Any, worker: Any) -> None:
     wiring.reset()
     logging.shutdown()
     os._exit(0)
+
+
+def on_starting(server: Any) -> None:
+    credentials_from_env()
+
+
+def credentials_from_env() -> None:
+    """Hosts without secret files (Railway): the service account key's JSON in the secret variable
+    ``GOOGLE_CREDENTIALS_JSON`` is written to a file only this user can read, and
+    ``GOOGLE_APPLICATION_CREDENTIALS`` points the Google client libraries at it (the workers inherit it)."""
+    content = os.environ.get("GOOGLE_CREDENTIALS_JSON", "").strip()
+    if not content or os.environ.get("GOOGLE_APPLICATION_CREDENTIALS"):
+        return
+    handle, path = tempfile.mkstemp(prefix="gcp-key-", suffix=".json")  # mode 0600
+    with os.fdopen(handle, "w") as file:
+        file.write(content)
+    os.environ["GOOGLE_APPLICATION_CREDENTIALS"] = path

@@ -233,3 +233,21 @@ def test_with_its_own_dispatcher_the_container_runs_jobs_the_functions_accepted(
             time.sleep(0.2)
         assert body["status"] == "succeeded", body
         assert function_client("jobs").get(f"/api/v1/jobs/{job_id}").get_json()["status"] == "succeeded"
+
+
+def test_a_host_without_secret_files_hands_the_key_over_in_a_variable(monkeypatch, tmp_path):
+    from shared import gunicorn_conf
+
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.delenv("GOOGLE_APPLICATION_CREDENTIALS", raising=False)
+    monkeypatch.setenv("GOOGLE_CREDENTIALS_JSON", '{"type": "service_account"}')
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", None)  # TMPDIR is read again
+    gunicorn_conf.credentials_from_env()
+    key = Path(os.environ["GOOGLE_APPLICATION_CREDENTIALS"])
+    assert key.parent == tmp_path and key.read_text() == '{"type": "service_account"}'
+    assert key.stat().st_mode & 0o777 == 0o600
+    monkeypatch.setenv("GOOGLE_CREDENTIALS_JSON", "{}")
+    gunicorn_conf.credentials_from_env()
+    assert os.environ["GOOGLE_APPLICATION_CREDENTIALS"] == str(key), "a configured file path wins"
