@@ -137,4 +137,5 @@ class MetricsRunAnswer(Answer):
     point: MetricsPointAnswer
     opened: list[str]
     closed: list[str]
-    notified: int = Field(description="webhook notifications delivered in this run")
+    notifications: int = Field(description="webhook notifications this run sent (ALERT_WEBHOOK_URL set)")
+    delivered: bool = Field(description="every notification was delivered (or given up) before this answer")

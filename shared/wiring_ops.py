@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from shared.jobs.runner import JobRunner
     from shared.media import MediaStore
     from shared.ratelimit.load import LoadMonitor
+    from shared.services.alerts import AlertService
     from shared.services.analytics import AnalyticsService
     from shared.services.backup import BackupService
     from shared.services.budget import BudgetService
@@ -102,6 +103,25 @@ class OperationsWiring:
         policy = MetricsPolicy(m.interval_seconds, m.window_seconds, m.sample_jobs, s.memory_limit_mb)
         return MetricsService(self.stores.metrics, self.stores.jobs, self.load, self.clock, METER, policy)
 
+    @cached_property
+    def alert_service(self) -> AlertService:
+        from shared.analytics.alerts import Thresholds
+        from shared.services.alerts import AlertService, Notifier
+
+        a = self.settings.alert
+        thresholds = Thresholds(
+            *(a.cpu_percent / 100, a.memory_percent / 100, a.error_rate_percent / 100),
+            *(a.response_seconds, a.queue_wait_seconds, a.clear_ratio, a.min_jobs, tuple(a.budget_fractions)),
+        )
+        notifier: Notifier | None = None
+        if a.webhook_url:
+            from shared.webhook import WebhookNotifier
+
+            secret = a.webhook_secret.get_secret_value().encode() if a.webhook_secret is not None else None
+            notifier = WebhookNotifier(a.webhook_url, secret, a.webhook_attempts)
+        report = self.budget_service.report
+        return AlertService(self.stores.alerts, self.metrics_service, report, self.clock, thresholds, notifier)
+
     def close_operations(self) -> None:
         if "analytics_service" in self.__dict__:
             self.analytics_service.flush()  # site events summed in memory
@@ -136,6 +156,11 @@ class OperationsServices:
     def metrics(self) -> MetricsService:
         """The metrics history: each instance's points, the scheduled run's, ``history(hours)``."""
         return self._gw.metrics_service
+
+    @property
+    def alerts(self) -> AlertService:
+        """``evaluate()`` (the scheduled run, the admin API), ``alerts(open_only)``, ``deliver(timeout)``."""
+        return self._gw.alert_service
 
 
 def _record_instance_point() -> None:

@@ -15,7 +15,18 @@ from pydantic import BaseModel, ValidationError
 
 from shared import errors, http, wiring
 from shared.api import API_PREFIX
-from shared.insight_models import AnalyticsAnswer, AnalyticsQuery, MetricsAnswer, MetricsPointAnswer, MetricsQuery
+from shared.insight_models import (
+    AlertAnswer,
+    AlertsAnswer,
+    AlertsQuery,
+    AnalyticsAnswer,
+    AnalyticsQuery,
+    BudgetAnswer,
+    BudgetsAnswer,
+    MetricsAnswer,
+    MetricsPointAnswer,
+    MetricsQuery,
+)
 
 ADMIN = (401, 403)  # every admin route: not signed in, not an admin
 Query = TypeVar("Query", bound=BaseModel)
@@ -40,13 +51,42 @@ def _analytics(call: http.Call) -> http.Reply:
     return http.Reply(AnalyticsAnswer.model_validate(asdict(services.analytics.report(query.days))))
 
 
-
 def _metrics(call: http.Call) -> http.Reply:
     services = wiring.services()
     services.admin(call.request)
     query = _query(call, MetricsQuery)
     since, points = services.metrics.history(query.hours)
     return http.Reply(MetricsAnswer(since=since, points=[MetricsPointAnswer(**asdict(p)) for p in points]))
+
+
+
+def _alerts(call: http.Call) -> http.Reply:
+    services = wiring.services()
+    services.admin(call.request)
+    query = _query(call, AlertsQuery)
+    listed = services.alerts.alerts(open_only=query.state == "open")
+    return http.Reply(AlertsAnswer(alerts=[AlertAnswer(**asdict(a)) for a in listed]))
+
+
+def _evaluate(call: http.Call) -> http.Reply:
+    """Evaluate every rule now; notifications go out in the background (this answer does not wait)."""
+    services = wiring.services()
+    services.admin(call.request)
+    done = services.alerts.evaluate()
+    listed = services.alerts.alerts(open_only=True)
+    return http.Reply(
+        AlertsAnswer(
+            alerts=[AlertAnswer(**asdict(a)) for a in listed],
+            opened=[a.rule for a in done.opened],
+            closed=[a.rule for a in done.closed],
+        )
+    )
+
+
+def _budgets(call: http.Call) -> http.Reply:
+    services = wiring.services()
+    services.admin(call.request)
+    return http.Reply(BudgetsAnswer(budgets=[BudgetAnswer(**asdict(b)) for b in services.budgets.report()]))
 
 
 OPERATIONS = [
@@ -67,6 +107,31 @@ OPERATIONS = [
         summary="The metrics history: each instance's points and the deployment's, oldest first",
         tag="admin",
         errors=(*ADMIN, 422),
+    ),
+    http.get(
+        "/alerts",
+        _alerts,
+        answer=AlertsAnswer,
+        query=AlertsQuery,
+        summary="Open alerts (state=open), or every alert kept (state=all), newest first",
+        tag="admin",
+        errors=(*ADMIN, 422),
+    ),
+    http.post(
+        "/alerts/evaluate",
+        _evaluate,
+        answer=AlertsAnswer,
+        summary="Evaluate the alert thresholds now: what opened, what closed, what is open",
+        tag="admin",
+        errors=ADMIN,
+    ),
+    http.get(
+        "/budgets",
+        _budgets,
+        answer=BudgetsAnswer,
+        summary="The spend guard's budgets now: cap, reserved, spent, remaining, reset, burn rate, used fraction",
+        tag="admin",
+        errors=ADMIN,
     ),
 ]
 

@@ -15,11 +15,22 @@ from shared.api import API_PREFIX
 from shared.api.cleanup import _authorize  # the same X-API-Key check as the daily cleanup
 from shared.insight_models import MetricsPointAnswer, MetricsRunAnswer
 
+DELIVERY_SECONDS = 20.0  # the run waits this long at most for the webhook (retries included)
+
 
 def scheduled_run() -> MetricsRunAnswer:
     services = wiring.services()
     point = services.metrics.record_deployment()
-    return MetricsRunAnswer(point=MetricsPointAnswer(**asdict(point)), opened=[], closed=[], notified=0)
+    done = services.alerts.evaluate(services.alerts.current(point.values))
+    changes = len(done.opened) + len(done.closed)
+    delivered = services.alerts.deliver(DELIVERY_SECONDS)
+    return MetricsRunAnswer(
+        point=MetricsPointAnswer(**asdict(point)),
+        opened=[a.rule for a in done.opened],
+        closed=[a.rule for a in done.closed],
+        notifications=changes if services.alerts.notifier is not None else 0,
+        delivered=delivered,
+    )
 
 
 def _run(call: http.Call) -> http.Reply:

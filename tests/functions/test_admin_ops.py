@@ -5,6 +5,7 @@ admin's analytics after real generations and events."""
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -14,6 +15,9 @@ EVENTS = "/api/v1/events"
 ADMIN_ROUTES = [
     ("GET", "/api/v1/admin/analytics?days=7"),
     ("GET", "/api/v1/admin/metrics?hours=24"),
+    ("GET", "/api/v1/admin/alerts?state=all"),
+    ("POST", "/api/v1/admin/alerts/evaluate"),
+    ("GET", "/api/v1/admin/budgets"),
 ]
 
 
@@ -139,3 +143,66 @@ def test_the_scheduled_run_needs_the_task_key_and_its_point_is_in_the_history(ad
     sources = [p["source"] for p in history.get_json()["points"]]
     assert sources[0] == "deployment" and sources[1].startswith("instance:")
     assert function_client("admin").get("/api/v1/admin/metrics?hours=0", headers=admin).status_code == 422
+
+
+def test_a_stuck_queue_opens_an_alert_notifies_the_webhook_and_closes_when_it_drains(admin, monkeypatch):
+    from shared import wiring
+    from shared.config import Settings
+    from tests.fakes.clock import FakeClock
+    from tests.unit.test_alerts import SECRET, Receiver
+
+    receiver = Receiver()
+    key = "a-task-key-0123456789-abcdefghijkl"
+    for name, value in {
+        "TASK_API_KEY": key,
+        "ALERT_QUEUE_WAIT_SECONDS": "60",
+        "ALERT_RESPONSE_SECONDS": "300",
+        "ALERT_WEBHOOK_URL": receiver.url,
+        "ALERT_WEBHOOK_SECRET": SECRET.decode(),
+    }.items():
+        monkeypatch.setenv(name, value)
+    clock = FakeClock(time.time())
+    wiring.install(wiring.Gateway(Settings(), clock))
+    try:
+        job = function_client("generate_text_to_image").post("/api/v1/generate/text-to-image", json={"prompt": "a fox"})
+        assert job.status_code == 202
+        task = function_client("metrics_task")
+        first = task.post("/api/v1/tasks/metrics", headers={"X-API-Key": key}).get_json()
+        assert first["opened"] == [] and first["point"]["values"]["queued"] == 1
+        clock.advance(90)  # the job has waited 90 s: over the 60 s threshold
+        stuck = task.post("/api/v1/tasks/metrics", headers={"X-API-Key": key}).get_json()
+        assert stuck["opened"] == ["queue_wait"] and stuck["notifications"] == 1 and stuck["delivered"] is True
+        listed = function_client("admin").get("/api/v1/admin/alerts?state=open", headers=admin).get_json()
+        assert [a["rule"] for a in listed["alerts"]] == ["queue_wait"] and listed["alerts"][0]["value"] == 90.0
+        worker = {"Authorization": f"Bearer {TASKS_TOKEN}"}
+        job_id = job.get_json()["job_id"]
+        ran = function_client("run_job").post("/api/v1/tasks/run-job", json={"job_id": job_id}, headers=worker)
+        assert ran.status_code == 200
+        clock.advance(60)  # the job that waited 90 s is among the recent ones: still open (no flapping)
+        assert function_client("admin").post("/api/v1/admin/alerts/evaluate", headers=admin).get_json()["closed"] == []
+        clock.advance(900)  # past METRICS_WINDOW_SECONDS: nothing waits any more
+        evaluated = function_client("admin").post("/api/v1/admin/alerts/evaluate", headers=admin).get_json()
+        assert evaluated["closed"] == ["queue_wait"] and evaluated["alerts"] == []
+        everything = function_client("admin").get("/api/v1/admin/alerts?state=all", headers=admin).get_json()
+        assert [(a["rule"], a["state"]) for a in everything["alerts"]] == [("queue_wait", "closed")]
+        assert wiring.services().alerts.deliver(10)
+        assert [(n["event"], n["alert"]["rule"]) for n in receiver.verified()] == [
+            ("opened", "queue_wait"),
+            ("closed", "queue_wait"),
+        ]
+    finally:
+        receiver.server.shutdown()
+
+
+def test_the_admin_reads_the_budgets(admin, monkeypatch):
+    from shared import wiring
+
+    monkeypatch.setenv("BUDGET_DAILY_UNITS", "100")
+    monkeypatch.setenv("BUDGET_MONTHLY_UNITS", "1000")
+    wiring.reset()
+    answer = function_client("admin").get("/api/v1/admin/budgets", headers=admin)
+    assert answer.status_code == 200, answer.get_json()
+    budgets = {(b["name"], b["period"]): b for b in answer.get_json()["budgets"]}
+    assert set(budgets) >= {("deployment", "day"), ("deployment", "month")}
+    day = budgets[("deployment", "day")]
+    assert (day["cap"], day["spent"], day["remaining"], day["used_fraction"]) == (100, 0, 100, 0)
