@@ -59,7 +59,7 @@ api = http.Api(
             answer=WebhookAnswer,
             summary="The payment provider's events, signed: X-Signature t=<unix seconds>,v1=<HMAC-SHA256 hex>",
             tag="payments",
-            errors=(400, 413, 503),
+            errors=(400, 413),
         ),
     ],
     wiring.settings,

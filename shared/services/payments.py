@@ -40,6 +40,9 @@ class PaymentsUnavailable(errors.AppError):
     error_type = "payments_unavailable"
     default_message = "Payments are not set up on this server."
 
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message, retry_after=3600)  # an operator's setting: not soon
+
 
 class UnknownPlan(errors.ValidationFailed):
     error_type = "unknown_plan"
@@ -133,8 +136,8 @@ class PaymentService:
         return Checkout(request_id, checkout_url(self.checkout_base, request_id, plan.name, user_id, email), plan)
 
     def webhook(self, body: bytes, signature: str | None) -> WebhookOutcome:
-        if self.secret is None:
-            raise PaymentsUnavailable("This server takes no payment webhooks: PAYMENT_WEBHOOK_SECRET is not set.")
+        if self.secret is None:  # no signature can be valid: refused like a bad one
+            raise BadWebhook("This server takes no payment webhooks: PAYMENT_WEBHOOK_SECRET is not set.")
         try:
             signed_at = verify(self.secret, signature, body, self.clock.now(), self.tolerance)
         except BadSignature as exc:

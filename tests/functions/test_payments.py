@@ -110,9 +110,12 @@ def test_without_a_checkout_page_or_a_webhook_secret_payments_are_off(env, fireb
     monkeypatch.delenv("PAYMENT_CHECKOUT_URL", raising=False)
     monkeypatch.delenv("PAYMENT_WEBHOOK_SECRET", raising=False)
     wiring.reset()
-    assert _subscribe(firebase.sign_up()).status_code == 503
+    off = _subscribe(firebase.sign_up())
+    assert off.status_code == 503 and off.get_json()["error_type"] == "payments_unavailable"
+    assert off.headers["Retry-After"] == "3600"
     refused = _deliver(_event("evt_1", "completed", "sub_x"))
-    assert refused.status_code == 503 and refused.get_json()["error_type"] == "payments_unavailable"
+    assert refused.status_code == 400 and refused.get_json()["error_type"] == "bad_signature"
+    assert "PAYMENT_WEBHOOK_SECRET" in refused.get_json()["message"]
 
 
 def test_a_completed_payment_sets_the_tier_and_its_end_and_a_replay_changes_nothing(payments):
