@@ -63,7 +63,7 @@ class FirestoreEmulator:
             try:
                 if requests.get(f"http://{self.host}/", timeout=1).ok:
                     return
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # not listening yet, or too busy starting
                 pass
             if time.monotonic() > deadline:
                 self.stop()
