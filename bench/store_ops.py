@@ -8,7 +8,9 @@ after submit, then each answer's ``poll_after_seconds``) until the job is done. 
 counter counts as Firestore bills (see ``shared/stores/firestore/db.py``).
 
 Goal: at most 4 writes and 10 reads per generation (5,000 generations a day within the free
-20K writes / 50K reads). Also prints limiter decisions per second on the emulator.
+20K writes / 50K reads). Also prints limiter decisions per second on the emulator, and what
+analytics costs (bench/analytics_ops.py): its share of each generation, the visitor's page view
+sent before each submit (not counted in the generation), and each analytics operation on its own.
 
 Run: .venv/bin/python bench/store_ops.py [--generations 12] [--render-seconds 4]
 (starts the emulator unless FIRESTORE_EMULATOR_HOST is set).
@@ -29,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from werkzeug.test import Client  # noqa: E402
 
+from bench.analytics_ops import AnalyticsShare, print_unit_costs  # noqa: E402
 from shared import wiring  # noqa: E402
 from shared.jobs.eta import poll_after  # noqa: E402
 from shared.ratelimit.bucket import Policy  # noqa: E402
@@ -37,6 +40,8 @@ from shared.stores.firestore.db import OpCount  # noqa: E402
 
 TOKEN = "bench-task-token-0123456789"
 PHASES = ("submit", "worker", "polls", "background")
+EXTRA = ("site events", "analytics", "metrics")  # the visitor's page view; shares of the phases above
+ANALYTICS_GOAL = 1  # analytics may add one write per generation (README "Analytics")
 WRITES_GOAL, READS_GOAL = 4, 10
 
 
@@ -61,6 +66,10 @@ def _configure(host: str, data_dir: str, render_seconds: float) -> str:
 def one_generation(client: Client, ops, index: int) -> tuple[dict[str, OpCount], int]:
     ip = f"203.0.113.{index % 250 + 1}"
     phase: dict[str, OpCount] = {}
+    with ops.track() as viewed:  # a new visitor's page view first (the site's beacon), outside the total
+        view = client.post("/api/v1/events", json={"type": "page_view", "page": "/"}, environ_base={"REMOTE_ADDR": ip})
+    assert view.status_code == 204, view.get_data(as_text=True)
+    phase["site events"] = viewed
     before = ops.total()
     with ops.track() as tally:
         submitted = client.post(
@@ -181,13 +190,15 @@ def main() -> None:
             client = Client(build_app())
             ops = wiring.gateway().stores.ops
             assert ops is not None
-            sums = {name: OpCount() for name in (*PHASES, "total")}
+            sums = {name: OpCount() for name in (*PHASES, "total", *EXTRA)}
             polls = 0
-            for index in range(args.generations):
-                phase, count = one_generation(client, ops, index)
-                polls += count
-                for name, tally in phase.items():
-                    sums[name].add(tally)
+            with AnalyticsShare(ops) as share:
+                for index in range(args.generations):
+                    phase, count = one_generation(client, ops, index)
+                    polls += count
+                    for name, tally in phase.items():
+                        sums[name].add(tally)
+            sums["analytics"], sums["metrics"] = share.jobs, share.metrics
             wiring.reset()
         n = args.generations
         print(f"Firestore operations per completed generation ({n} text-to-image generations, ")
@@ -196,9 +207,13 @@ def main() -> None:
             print(_row(name, sums[name], n))
         total = sums["total"]
         print(_row("TOTAL", total, n))
-        ok_w, ok_r = total.writes / n <= WRITES_GOAL, total.reads / n <= READS_GOAL
+        print(_row("analytics", sums["analytics"], n) + "   (its part of the phases above)")
+        print(_row("metrics", sums["metrics"], n) + "   (the instance's points, once a minute: in background)")
+        print(_row("site events", sums["site events"], n) + "   (a new visitor's page view, beside each)")
+        total = total.minus(sums["metrics"])  # per minute and instance, not per generation
+        ok_w, ok_r = total.writes / n <= WRITES_GOAL + ANALYTICS_GOAL, total.reads / n <= READS_GOAL
         print(
-            f"  goal: <= {WRITES_GOAL} writes ({'met' if ok_w else 'MISSED'}), "
+            f"  goal: <= {WRITES_GOAL} + {ANALYTICS_GOAL} (analytics) writes ({'met' if ok_w else 'MISSED'}), "
             f"<= {READS_GOAL} reads ({'met' if ok_r else 'MISSED'}) -> "
             f"{int(min(20000 / max(total.writes / n, 1e-9), 50000 / max(total.reads / n, 1e-9)))} "
             "generations/day on the free tier"
@@ -206,6 +221,7 @@ def main() -> None:
         rate, admitted = limiter_rate(host, args.limiter_seconds, threads=8)
         print(f"limiter decisions per second on the emulator, 8 threads: {rate:,.0f}")
         print(f"50 concurrent requests at one fresh donor caller (5 grace + 10): admitted {admitted} (exact: 15)")
+        print_unit_costs(host)
     finally:
         if emulator is not None:
             emulator.stop()
