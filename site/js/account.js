@@ -255,6 +255,77 @@ $("#key-form").addEventListener("submit", async (event) => {
   }
 });
 
+// ---- gateway API keys (sk-gw-…) for /v1 -----------------------------------------------------
+
+async function loadGatewayKeys() {
+  const { data } = await api.get("/user/api-keys");
+  const list = $("#gateway-list");
+  if (!data.keys.length) {
+    list.replaceChildren(el("li", { class: "hint", text: "No API keys yet." }));
+    return;
+  }
+  list.replaceChildren(...data.keys.map((key) => {
+    const revoke = el("button", { type: "button", class: "btn small ghost danger", "aria-label": `Revoke the key ${key.name}` },
+      el("span", { text: "Revoke" }));
+    revoke.addEventListener("click", async () => {
+      revoke.setAttribute("aria-disabled", "true");
+      try {
+        await api.delete(`/user/api-keys/${encodeURIComponent(key.id)}`);
+        status.textContent = `The key ${key.name} is revoked.`;
+        $("#new-secret").hidden = true;
+        await loadGatewayKeys();
+      } catch (error) {
+        revoke.removeAttribute("aria-disabled");
+        status.textContent = problem(error);
+      }
+    });
+    return el("li", { class: "key-item", "data-key-id": key.id },
+      el("span", { class: "key-name", text: key.name }),
+      el("code", { class: "key-hint", text: `${key.prefix}…` }),
+      el("span", { class: "hint", text: key.last_used_at ? `used ${day(key.last_used_at)}` : `made ${day(key.created_at)}` }),
+      revoke);
+  }));
+}
+
+$("#gateway-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const input = $("#gateway-name");
+  const error = $("#gateway-error");
+  const name = input.value.trim();
+  if (!name) {
+    error.textContent = "Name the key: what is it for?";
+    error.hidden = false;
+    input.focus();
+    return;
+  }
+  try {
+    const { data } = await api.post("/user/api-keys", { json: { name } });
+    input.value = "";
+    error.hidden = true;
+    $("#new-secret-value").textContent = data.secret;
+    $("#new-secret").hidden = false;
+    status.textContent = "Your new key is shown once: copy it now.";
+    await loadGatewayKeys();
+    $("#copy-secret").focus();
+  } catch (caught) {
+    error.textContent = caught instanceof ApiError && caught.type === "validation_error"
+      ? "Use letters, digits, spaces and . @ ( ) [ ] : / + # - in the name."
+      : problem(caught);
+    error.hidden = false;
+  }
+});
+
+$("#copy-secret").addEventListener("click", async () => {
+  const label = $("#copy-secret span");
+  try {
+    await navigator.clipboard.writeText($("#new-secret-value").textContent);
+    label.textContent = "Copied";
+  } catch {
+    label.textContent = "Select it to copy";
+  }
+  setTimeout(() => { label.textContent = "Copy"; }, 2000);
+});
+
 // ---- which view ------------------------------------------------------------------------------
 
 async function render() {
@@ -275,7 +346,7 @@ async function render() {
   show("signed-in");
   $("#bill-month").value ||= thisMonth();
   cursor = null;
-  await Promise.allSettled([loadBill($("#bill-month").value), loadRecent(), loadKeys()]);
+  await Promise.allSettled([loadBill($("#bill-month").value), loadRecent(), loadKeys(), loadGatewayKeys()]);
 }
 
 auth.ready.then(render);

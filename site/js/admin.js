@@ -1,9 +1,10 @@
 // The admin dashboard: GET /api/v1/admin/analytics?days=N (admin claim only: 401 without sign-in,
 // 403 without the claim) drawn with Chart.js (site/vendor/chart.js, loaded before this module).
-// Alerts, metrics history, subscriptions, the tier editor and the task buttons come with their
-// API routes (see the README's "The site").
+// Then the metrics history (GET /admin/metrics?hours=24), and the operations (admin_tools.js):
+// users and their tier, the tasks, the subscriptions. Open alerts come with their API route.
 
 import { ApiError } from "./api.js";
+import { startTools } from "./admin_tools.js";
 import { startPage, tierName } from "./chrome.js";
 import { describeError } from "./messages.js";
 import { modeLabel } from "./output.js";
@@ -13,6 +14,7 @@ const { api, auth, config } = startPage();
 const charts = new Map();
 const status = $("#admin-status");
 let days = 7;
+let started = false; // the metrics and the operations load once
 
 const percent = (value) => (value === null || value === undefined ? "–" : `${(value * 100).toFixed(1)}%`);
 const seconds = (value) => (value === null || value === undefined ? "–" : `${Number(value).toFixed(1)} s`);
@@ -179,6 +181,42 @@ function refuse(title, text, link) {
   status.textContent = title;
 }
 
+function time(seconds) {
+  return new Date(seconds * 1000).toLocaleTimeString("en", { hour: "2-digit", minute: "2-digit" });
+}
+
+async function loadMetrics() {
+  const c = colours();
+  let points = [];
+  try {
+    ({ data: { points } } = await api.get("/admin/metrics?hours=24"));
+  } catch (error) {
+    $("#metrics-note").textContent = describeError(error, { config }).text(error?.retryAfter || 0);
+  }
+  const deployment = points.filter((p) => p.source === "deployment");
+  const instances = points.filter((p) => p.source.startsWith("instance:"));
+  const line = (label, data, colour) => ({ label, data, borderColor: colour, backgroundColor: colour, tension: 0.25, pointRadius: 2 });
+  draw("c-queue", {
+    type: "line",
+    data: { labels: deployment.map((p) => time(p.at)), datasets: [
+      line("Queued", deployment.map((p) => p.values.queued ?? 0), c.accent),
+      line("Running", deployment.map((p) => p.values.running ?? 0), c.ok),
+      line("Oldest wait (s)", deployment.map((p) => p.values.oldest_queued_wait ?? 0), c.warn),
+    ] },
+    options: baseOptions(c),
+  }, `Queue over the last 24 hours: ${deployment.length} points${deployment.length ? `, last ${deployment.at(-1).values.queued ?? 0} queued` : ""}.`);
+  const pct = (value) => Math.round((value ?? 0) * 1000) / 10;
+  draw("c-instances", {
+    type: "line",
+    data: { labels: instances.map((p) => time(p.at)), datasets: [
+      line("CPU %", instances.map((p) => pct(p.values.cpu)), c.accent),
+      line("Memory %", instances.map((p) => pct(p.values.memory)), c.accent2),
+      line("Errors %", instances.map((p) => pct(p.values.error_rate)), c.danger),
+    ] },
+    options: baseOptions(c),
+  }, `Instances over the last 24 hours: ${instances.length} points.`);
+}
+
 async function load() {
   status.textContent = "Loading…";
   try {
@@ -187,6 +225,11 @@ async function load() {
     $("#dashboard").hidden = false;
     render(data);
     status.textContent = `Analytics of the last ${days} days.`;
+    if (!started) {
+      started = true;
+      loadMetrics();
+      startTools({ api, config });
+    }
   } catch (error) {
     if (error instanceof ApiError && error.status === 401) {
       refuse("Sign in as an administrator", "The dashboard is for administrators. Sign in with an administrator's account.", { href: "account.html", label: "Sign in" });

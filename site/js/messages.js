@@ -38,9 +38,11 @@ function donateLink(envelope) {
   }
 }
 
+const SITE_ROOT = new URL("../", import.meta.url); // config.js's relative links are the site's
+
 function signInLink(config) {
   const url = config?.links?.signIn;
-  return url ? { label: "Sign in for more", href: url, kind: "signin" } : null;
+  return url ? { label: "Sign in for more", href: new URL(url, SITE_ROOT).href, kind: "signin" } : null;
 }
 
 // -> {tone, title, text(secondsLeft), after, retryAfter, autoRetry, blocksSubmit, links, fields, reference}

@@ -11,6 +11,7 @@ const MODE_LABELS = {
   "image-to-video": "Image to video",
   text: "Text",
 };
+const SPRITE = new URL("../icons.svg", import.meta.url).href; // right from any page's folder
 const EXTENSIONS = { "image/png": "png", "image/jpeg": "jpg", "image/webp": "webp", "video/mp4": "mp4" };
 
 function icon(name) {
@@ -18,7 +19,7 @@ function icon(name) {
   svg.setAttribute("class", "icon");
   svg.setAttribute("aria-hidden", "true");
   const use = document.createElementNS("http://www.w3.org/2000/svg", "use");
-  use.setAttribute("href", `icons.svg#i-${name}`);
+  use.setAttribute("href", `${SPRITE}#i-${name}`);
   svg.append(use);
   return svg;
 }
