@@ -22,6 +22,10 @@ class DevServer:
         self.data_dir = data_dir
         environment = {**os.environ, "PORT": str(self.port), "DATA_DIR": str(data_dir), "LOG_LEVEL": "WARNING"}
         environment.pop("DISPATCHER", None)
+        # functions-framework's create_app (the function tests) writes FUNCTION_TARGET into this
+        # process's environment; a server that inherits it would think it runs on Cloud Functions.
+        for variable in ("FUNCTION_TARGET", "K_SERVICE", "FUNCTION_SIGNATURE_TYPE"):
+            environment.pop(variable, None)
         environment.update(env)
         self.log = open(data_dir / f"server-{self.port}.log", "wb")  # noqa: SIM115
         self.process = subprocess.Popen(
