@@ -111,6 +111,8 @@ def _media(route: Route, media_type: str) -> dict[str, Any]:
 
 
 def _success(route: Route, code: int) -> dict[str, Any]:
+    if code == 204:  # no body, so no media type
+        return {"description": "No content", "headers": _headers(("X-Request-Id", *route.headers))}
     content = {m: _media(route, m) for m in route.answer_media}
     if route.answer is not None:
         content = {"application/json": {"schema": {"$ref": _REF(route.answer.__name__)}}, **content}

@@ -19,7 +19,9 @@ def _event(call: http.Call) -> http.Reply:
     body: EventRequest = call.body
     caller = services.caller(call.request)
     services.events.record(body.type, body.page, caller, call.header("User-Agent") or "")
-    return http.Reply(None, status=204)
+    answer = flask.Response(status=204)
+    del answer.headers["Content-Type"]  # no body: no media type (Flask would say text/html)
+    return answer
 
 
 api = http.Api(
