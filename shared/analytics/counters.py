@@ -95,12 +95,12 @@ def event_counts(kind: str, page: str) -> dict[str, float]:
 
 
 def page_name(page: str, known: Iterable[str]) -> str:
-    """The page as counted: its path without query or fragment, if it is one of ``known``."""
-    path = page.split("?", 1)[0].split("#", 1)[0] or "/"
-    if path != "/" and path.endswith("/"):
-        path = path.rstrip("/")
-    if path.endswith("/index.html"):
-        path = path[: -len("index.html")].rstrip("/") or "/"
+    """The page as counted: its path without query, fragment, trailing slash, ``.html`` or ``index``
+    (``/donate/``, ``/account.html``, ``/index.html`` are ``/donate``, ``/account``, ``/``), if it is
+    one of ``known``; else ``other``."""
+    path = page.split("?", 1)[0].split("#", 1)[0].removesuffix(".html")
+    path = path.removesuffix("/index") if path.endswith("/index") else path
+    path = path.rstrip("/") or "/"
     return path if path in set(known) else OTHER_PAGE
 
 
