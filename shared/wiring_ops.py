@@ -167,6 +167,8 @@ def _record_instance_point() -> None:
     """Called by the request meter (in a background thread) once a minute while requests arrive."""
     from shared import wiring
 
+    if wiring._gateway is None:  # nothing built (or torn down since the request): nothing to measure
+        return
     wiring.services().metrics.record_instance()
 
 
