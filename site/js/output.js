@@ -80,6 +80,15 @@ export class Output {
     this.root.removeAttribute("aria-busy");
   }
 
+  showEmpty() {
+    this.clear();
+    this.setMode(null);
+    this.root.append(el("div", { class: "empty" },
+      el("div", { class: "empty-art", "aria-hidden": "true" }, icon("sparkle")),
+      el("p", {}, el("strong", { text: "Your creation will appear here." })),
+      el("p", { class: "hint", text: "Write a prompt, press Generate, and watch your place in the queue." })));
+  }
+
   // ---- a job in the queue ------------------------------------------------------------------
 
   showProgress({ onCancel }) {

@@ -50,6 +50,7 @@ class Studio {
   // ---- submitting ---------------------------------------------------------------------------
 
   reset() {
+    this.turn = (this.turn || 0) + 1; // an answer that arrives for an earlier turn is not shown
     this.watcher?.stop();
     this.watcher = null;
     this.timer?.cancel();
@@ -72,6 +73,7 @@ class Studio {
   }
 
   async sendJob(request) {
+    const turn = this.turn;
     this.form.setBusy(true);
     this.output.showProgress({ onCancel: () => this.stopRetrying() });
     this.output.announce("Sending your request…");
@@ -83,14 +85,22 @@ class Studio {
         idempotencyKey: request.key, // the same key on every backend and every retry: one job
       });
     } catch (error) {
+      if (turn !== this.turn) return; // canceled, or another generation since
       this.form.setBusy(false);
       this.refused(error, request);
       return;
     }
-    this.form.setBusy(false);
-    this.showQuota(answer.headers, "generations");
     const accepted = answer.data;
     prompts.remember(accepted.job_id, request.prompt, request.mode);
+    if (turn !== this.turn) {
+      // Canceled while it was being sent: the job exists now, so cancel it there too (a newer
+      // generation started meanwhile leaves this one running: it is in the history).
+      if (this.canceledTurn === turn) this.api.delete(`/jobs/${encodeURIComponent(accepted.job_id)}`).catch(() => null);
+      this.history.refresh();
+      return;
+    }
+    this.form.setBusy(false);
+    this.showQuota(answer.headers, "generations");
     this.follow(accepted.job_id, { ...accepted, mode: request.mode }, answer.backend, request.prompt);
     this.history.refresh();
   }
@@ -151,15 +161,17 @@ class Studio {
   }
 
   stopRetrying() {
+    this.canceledTurn = this.turn;
     this.reset();
     this.form.setBusy(false);
     this.form.block(null);
-    this.output.clear();
+    this.output.showEmpty();
     this.output.announce("Stopped.");
   }
 
   newPrompt() {
     this.reset();
+    this.output.showEmpty();
     this.form.prompt.focus();
     this.form.prompt.select();
   }
