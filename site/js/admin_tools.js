@@ -1,12 +1,14 @@
-// The dashboard's operations: find a user by email and set their tier (GET /admin/users?email=,
-// POST /admin/users/{uid}/tier), run a task now (POST /admin/tasks/{cleanup|backup|billing}), and
-// the subscriptions, newest first (GET /admin/subscriptions?status=&cursor=).
+// The dashboard's operations: the alerts (GET /admin/alerts?state=, POST /admin/alerts/evaluate),
+// find a user by email and set their tier (GET /admin/users?email=, POST /admin/users/{uid}/tier),
+// run a task now (POST /admin/tasks/{cleanup|backup|billing}), the spend guard's budgets
+// (GET /admin/budgets), and the subscriptions, newest first (GET /admin/subscriptions).
 
 import { ApiError } from "./api.js";
 import { tierName } from "./chrome.js";
 import { describeError } from "./messages.js";
 import { $, el } from "./util.js";
 
+const number = (value) => Number(value || 0).toLocaleString("en", { maximumFractionDigits: 2 });
 const day = (seconds) => (seconds
   ? new Date(seconds * 1000).toLocaleDateString("en", { day: "numeric", month: "short", year: "numeric" })
   : "–");
@@ -32,9 +34,68 @@ function facts(list, entries) {
   list.replaceChildren(...entries.flatMap(([label, value]) => [el("dt", { text: label }), el("dd", { text: value })]));
 }
 
+const when = (seconds) => new Date(seconds * 1000).toLocaleString("en", {
+  day: "numeric", month: "short", hour: "2-digit", minute: "2-digit",
+});
+
 export function startTools({ api, config }) {
   const problem = (error) => describeError(error, { config }).text(error?.retryAfter || 0);
   let found = null;
+
+  // ---- alerts --------------------------------------------------------------------------------
+  const alertList = $("#alert-list");
+  const showAlerts = (alerts) => {
+    if (!alerts.length) {
+      alertList.replaceChildren(el("li", { class: "alert-none", text: "No open alerts: all is well." }));
+      return;
+    }
+    alertList.replaceChildren(...alerts.map((alert) => el("li", { class: `alert-item alert-${alert.state}`, "data-rule": alert.rule },
+      el("span", { class: "badge-inline", text: alert.state }),
+      el("div", {},
+        el("p", { class: "alert-message", text: alert.message }),
+        el("p", { class: "hint", text: `${alert.rule.replace(/_/g, " ")} · ${number(alert.value)} against ${number(alert.threshold)} · since ${when(alert.opened_at)}${alert.closed_at ? ` · closed ${when(alert.closed_at)}` : ""}` })))));
+  };
+  const loadAlerts = async () => {
+    try {
+      const { data } = await api.get(`/admin/alerts?state=${$("#alerts-all").checked ? "all" : "open"}`);
+      showAlerts(data.alerts);
+    } catch (error) {
+      alertList.replaceChildren(el("li", { class: "field-error", text: problem(error) }));
+    }
+  };
+  $("#alerts-all").addEventListener("change", loadAlerts);
+  $("#alerts-check").addEventListener("click", async () => {
+    try {
+      const { data } = await api.post("/admin/alerts/evaluate");
+      const changes = [...data.opened.map((r) => `${r} opened`), ...data.closed.map((r) => `${r} closed`)];
+      $("#admin-status").textContent = changes.length ? `Checked: ${changes.join(", ")}.` : "Checked: nothing changed.";
+      if ($("#alerts-all").checked) await loadAlerts();
+      else showAlerts(data.alerts);
+    } catch (error) {
+      $("#admin-status").textContent = problem(error);
+    }
+  });
+  loadAlerts();
+
+  // ---- budgets -------------------------------------------------------------------------------
+  api.get("/admin/budgets").then(({ data }) => {
+    const list = $("#budget-list");
+    if (!data.budgets.length) {
+      list.replaceChildren(el("li", { class: "hint", text: "No budgets are set (BUDGET_*): paid calls are not capped." }));
+      return;
+    }
+    list.replaceChildren(...data.budgets.map((b) => {
+      const used = Math.min(1, Math.max(0, b.used_fraction));
+      const fill = el("div", { class: "bar-fill" });
+      fill.style.transform = `scaleX(${used.toFixed(3)})`;
+      return el("li", { class: "budget" },
+        el("p", {}, el("strong", { text: `${b.name} (${b.period})` }), ` ${number(b.spent)} spent, ${number(b.reserved)} reserved of ${number(b.cap)}`),
+        el("div", { class: `bar${used > 0.9 ? " is-high" : ""}`, role: "progressbar", "aria-label": `${b.name} budget used`, "aria-valuemin": "0", "aria-valuemax": "100", "aria-valuenow": String(Math.round(used * 100)) }, fill),
+        el("p", { class: "hint", text: `${number(b.remaining)} left · resets ${when(b.resets_at)} · ${number(b.burn_rate_per_hour)} an hour` }));
+    }));
+  }).catch((error) => {
+    $("#budget-list").replaceChildren(el("li", { class: "field-error", text: problem(error) }));
+  });
 
   // ---- users and tiers -----------------------------------------------------------------------
   const userError = $("#user-error");

@@ -667,7 +667,11 @@ def test_admin_dashboard_draws_its_charts_for_an_admin_and_stays_closed_to_other
     page.get_by_role("button", name="30 days").click()
     page.wait_for_function("() => document.querySelector('#range-label').textContent.includes('30 days')")
 
-    # Operations: the tier editor, a task, the subscriptions
+    # Alerts (checked now on request), budgets, then operations: the tier editor, a task, the subscriptions
+    page.locator("#alert-list li").first.wait_for()
+    page.get_by_role("button", name="Check now").click()
+    page.wait_for_function("() => document.querySelector('#admin-status').textContent.startsWith('Checked')")
+    page.locator("#budget-list li").first.wait_for()
     page.get_by_label("Email of the user").fill(member.email)
     page.get_by_role("button", name="Find").click()
     page.locator("#user-facts").get_by_text("Member", exact=True).wait_for()
