@@ -319,8 +319,10 @@ def framework_error(exc: wz.HTTPException) -> flask.Response:
     error = kinds.get(code, errors.BadRequest if 400 <= code < 500 else errors.AppError)()
     if code in (414, 431):
         error = errors.BadRequest("The request line or its headers are too large.")
-    response = error_response(error, uuid.uuid4().hex)
+    rid = uuid.uuid4().hex
+    response = error_response(error, rid)
     response.status_code = code if 400 <= code < 600 else 500
+    response.headers["X-Request-Id"] = rid
     return response
 
 
