@@ -8,6 +8,7 @@ import pytest
 
 from shared import wiring
 from tests.auth_emulator import auth_emulator, firebase, named_users  # noqa: F401 - fixtures (Auth emulator)
+from tests.firestore_emulator import firestore_emulator  # noqa: F401 - ONE session fixture for every test module
 
 ROOT = Path(__file__).resolve().parent.parent
 TASKS_TOKEN = "test-task-token-0123456789"

@@ -9,7 +9,6 @@ import pytest
 
 from shared.secretbox import KeyCipher
 from shared.stores.factory import Stores, open_firestore, open_sqlite
-from tests.firestore_emulator import firestore_emulator  # noqa: F401  (session fixture)
 
 # Firestore runs on the official emulator, started once per session (marked slow).
 STORES = ["sqlite", pytest.param("firestore", marks=pytest.mark.slow)]

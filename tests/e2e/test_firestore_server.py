@@ -9,7 +9,6 @@ import requests
 from PIL import Image
 
 from tests.e2e.server import DevServer
-from tests.firestore_emulator import firestore_emulator  # noqa: F401  (session fixture)
 
 pytestmark = pytest.mark.slow
 API = "/api/v1"

@@ -14,7 +14,7 @@ import pytest
 
 from shared.budget.lines import BudgetLine, Reservation
 from shared.stores.factory import Stores, open_firestore, open_sqlite
-from tests.firestore_emulator import FirestoreEmulator, firestore_emulator  # noqa: F401  (session fixture)
+from tests.firestore_emulator import FirestoreEmulator
 
 pytestmark = pytest.mark.slow
 NOW = 1_800_000_000.0

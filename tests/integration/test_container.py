@@ -27,7 +27,7 @@ import yaml
 
 from shared import wiring
 from tests.conftest import TASKS_TOKEN, function_client
-from tests.firestore_emulator import FirestoreEmulator, firestore_emulator  # noqa: F401  (session fixture)
+from tests.firestore_emulator import FirestoreEmulator
 from tests.helpers import free_port
 
 pytestmark = pytest.mark.slow

@@ -14,7 +14,7 @@ from shared.ratelimit.bucket import Policy
 from shared.stores.base import Job, Outcome
 from shared.stores.factory import Stores, open_firestore
 from shared.stores.firestore.jobs import queue_key
-from tests.firestore_emulator import FirestoreEmulator, firestore_emulator  # noqa: F401  (session fixture)
+from tests.firestore_emulator import FirestoreEmulator
 
 pytestmark = pytest.mark.slow
 NOW = 1_800_000_000.0
