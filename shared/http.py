@@ -15,7 +15,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, TypeVar
 
 import flask
 from pydantic import BaseModel, ValidationError
@@ -31,6 +31,7 @@ from shared.models import ErrorEnvelope
 from shared.routes import BodyKind, Route, delete, get, post, put  # noqa: F401 - route declarations use http.get etc.
 
 log = logging.getLogger("gateway.http")
+Q = TypeVar("Q", bound=BaseModel)
 
 _RID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _DRAIN_CAP = 64 * 1024 * 1024
@@ -190,6 +191,15 @@ def _validate(model: type[BaseModel] | None, data: Any) -> Any:
         return model.model_validate(data)
     except ValidationError as exc:
         raise errors.ValidationFailed(details=_details(exc)) from None
+
+
+def query(call: Call, model: type[Q]) -> Q:
+    """The request's query parameters as ``model`` (422 with details, ``loc`` under "query")."""
+    try:
+        return model.model_validate(dict(call.request.args.items()))
+    except ValidationError as exc:
+        details = [{**d, "loc": ["query", *d["loc"]]} for d in _details(exc)]
+        raise errors.ValidationFailed(details=details) from None
 
 
 def _details(exc: ValidationError) -> list[dict[str, Any]]:

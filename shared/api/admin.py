@@ -9,11 +9,8 @@ Sections: analytics, metrics and alerts, budgets (operations); the accounts and 
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import TypeVar
 
-from pydantic import BaseModel, ValidationError
-
-from shared import errors, http, wiring
+from shared import http, wiring
 from shared.api import API_PREFIX
 from shared.insight_models import (
     AlertAnswer,
@@ -29,16 +26,8 @@ from shared.insight_models import (
 )
 
 ADMIN = (401, 403)  # every admin route: not signed in, not an admin
-Query = TypeVar("Query", bound=BaseModel)
 
 
-def _query(call: http.Call, model: type[Query]) -> Query:
-    """The query parameters as ``model`` (422 with details when invalid)."""
-    try:
-        return model.model_validate(dict(call.request.args.items()))
-    except ValidationError as exc:
-        details = [{"loc": ["query", *map(str, e["loc"])], "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
-        raise errors.ValidationFailed(details=details) from None
 
 
 # -- analytics, metrics and alerts, budgets ------------------------------------------------------
@@ -47,14 +36,14 @@ def _query(call: http.Call, model: type[Query]) -> Query:
 def _analytics(call: http.Call) -> http.Reply:
     services = wiring.services()
     services.admin(call.request)
-    query = _query(call, AnalyticsQuery)
+    query = http.query(call, AnalyticsQuery)
     return http.Reply(AnalyticsAnswer.model_validate(asdict(services.analytics.report(query.days))))
 
 
 def _metrics(call: http.Call) -> http.Reply:
     services = wiring.services()
     services.admin(call.request)
-    query = _query(call, MetricsQuery)
+    query = http.query(call, MetricsQuery)
     since, points = services.metrics.history(query.hours)
     return http.Reply(MetricsAnswer(since=since, points=[MetricsPointAnswer(**asdict(p)) for p in points]))
 
@@ -63,7 +52,7 @@ def _metrics(call: http.Call) -> http.Reply:
 def _alerts(call: http.Call) -> http.Reply:
     services = wiring.services()
     services.admin(call.request)
-    query = _query(call, AlertsQuery)
+    query = http.query(call, AlertsQuery)
     listed = services.alerts.alerts(open_only=query.state == "open")
     return http.Reply(AlertsAnswer(alerts=[AlertAnswer(**asdict(a)) for a in listed]))
 

@@ -7,11 +7,9 @@ anonymous account), 403 without the ``admin`` claim; only then is anything else 
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any
 
-from pydantic import BaseModel, ValidationError
-
-from shared import errors, http, wiring
+from shared import http, wiring
 from shared.money_models import (
     AdminUserAnswer,
     SubscriptionPage,
@@ -24,21 +22,14 @@ from shared.money_models import (
 )
 
 ADMIN = (401, 403)
-Query = TypeVar("Query", bound=BaseModel)
 
 
-def _query(call: http.Call, model: type[Query]) -> Query:
-    try:
-        return model.model_validate(dict(call.request.args.items()))
-    except ValidationError as exc:
-        details = [{"loc": ["query", *map(str, e["loc"])], "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
-        raise errors.ValidationFailed(details=details) from None
 
 
 def _subscriptions(call: http.Call) -> http.Reply:
     services = wiring.services()
     services.admin(call.request)
-    query = _query(call, SubscriptionQuery)
+    query = http.query(call, SubscriptionQuery)
     payments = services.payments
     items, cursor = payments.page(query.status, query.cursor, query.limit)
     views = [
@@ -77,7 +68,7 @@ def _user(record: Any) -> AdminUserAnswer:  # a user record (shared.stores.base.
 def _find_user(call: http.Call) -> http.Reply:
     services = wiring.services()
     services.admin(call.request)
-    query = _query(call, UserQuery)
+    query = http.query(call, UserQuery)
     return http.Reply(_user(services.admin_tasks.find_user(query.email)))
 
 
