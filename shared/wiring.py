@@ -311,6 +311,11 @@ def gateway() -> Gateway:
     return _gateway
 
 
+def built() -> Gateway | None:
+    """The instance's gateway if something already built it (background hooks must not build one)."""
+    return _gateway
+
+
 def settings() -> Settings:
     return gateway().settings
 

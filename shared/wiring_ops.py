@@ -167,7 +167,7 @@ def _record_instance_point() -> None:
     """Called by the request meter (in a background thread) once a minute while requests arrive."""
     from shared import wiring
 
-    if wiring._gateway is None:  # nothing built (or torn down since the request): nothing to measure
+    if wiring.built() is None:  # nothing built (or torn down since the request): nothing to measure
         return
     wiring.services().metrics.record_instance()
 

@@ -24,7 +24,7 @@ from shared.secret_checks import same_secret
 log = logging.getLogger("gateway.cleanup")
 
 
-def _authorize(call: http.Call) -> None:
+def require_task_key(call: http.Call) -> None:
     if not same_secret(call.header("X-API-Key"), call.settings.task_api_key):
         raise errors.Unauthorized("A valid X-API-Key is required.")
 
@@ -51,7 +51,7 @@ def daily_run() -> CleanupAnswer:
 
 
 def _daily_cleanup(call: http.Call) -> http.Reply:
-    _authorize(call)
+    require_task_key(call)
     return http.Reply(daily_run())
 
 

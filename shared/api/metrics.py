@@ -12,7 +12,7 @@ from dataclasses import asdict
 
 from shared import http, wiring
 from shared.api import API_PREFIX
-from shared.api.cleanup import _authorize  # the same X-API-Key check as the daily cleanup
+from shared.api.cleanup import require_task_key  # the same X-API-Key check as the daily cleanup
 from shared.insight_models import MetricsPointAnswer, MetricsRunAnswer
 
 DELIVERY_SECONDS = 20.0  # the run waits this long at most for the webhook (retries included)
@@ -34,7 +34,7 @@ def scheduled_run() -> MetricsRunAnswer:
 
 
 def _run(call: http.Call) -> http.Reply:
-    _authorize(call)
+    require_task_key(call)
     return http.Reply(scheduled_run())
 
 
