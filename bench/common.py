@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -10,6 +12,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import requests
@@ -91,3 +94,59 @@ def throughput(call: Callable[[requests.Session], None], seconds: float, workers
     with ThreadPoolExecutor(workers) as pool:
         list(pool.map(loop, range(workers)))
     return sum(counts) / (time.monotonic() - started)
+
+
+# --- Figures for `make bench` (bench/run.py collects them into bench/RESULTS.md) -------------
+
+TARGET_OPS = {"<=": lambda value, limit: value <= limit, ">=": lambda value, limit: value >= limit}
+
+
+@dataclass
+class Figure:
+    """One measured figure, with the baseline it is compared to in the same run and its target.
+
+    ``target`` is ``"<= 1.2"`` or ``">= 2"`` on ``value`` (or on ``ratio`` when ``on_ratio``);
+    no target means the figure is reported only. ``note`` says what a missed target needs.
+    """
+
+    bench: str
+    name: str
+    value: float
+    unit: str = ""
+    baseline: str = ""
+    baseline_value: float | None = None
+    target: str = ""
+    on_ratio: bool = False
+    note: str = ""
+
+    @property
+    def ratio(self) -> float | None:
+        if self.baseline_value in (None, 0):
+            return None
+        return self.value / self.baseline_value
+
+    @property
+    def met(self) -> bool | None:
+        if not self.target:
+            return None
+        op, limit = self.target.split()
+        measured = self.ratio if self.on_ratio else self.value
+        return None if measured is None else TARGET_OPS[op](measured, float(limit))
+
+    def as_dict(self) -> dict:
+        return {**asdict(self), "ratio": self.ratio, "met": self.met}
+
+
+def add_json_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", type=Path, help="also write the figures as JSON here (bench/run.py uses it)")
+
+
+def emit(figures: list[Figure], path: Path | None) -> None:
+    """Print each figure with its ratio and target; write them as JSON when ``--json`` was given."""
+    for f in figures:
+        ratio = f" ({f.ratio:.2f}x {f.baseline})" if f.ratio is not None else ""
+        verdict = {True: "met", False: "MISSED", None: ""}[f.met]
+        target = f" target {'ratio ' if f.on_ratio else ''}{f.target} {verdict}" if f.target else ""
+        print(f"  {f.bench}: {f.name} = {f.value:.4g} {f.unit}{ratio}{target}")
+    if path is not None:
+        path.write_text(json.dumps([f.as_dict() for f in figures], indent=1))
