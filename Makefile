@@ -49,8 +49,10 @@ test: $(VENV)/.dev $(NPM_STAMP)  ## install the pinned dependencies, then ruff, 
 lint: $(VENV)/.dev
 	$(PY) -m ruff check .
 
-bench: $(VENV)/.dev
-	$(PY) bench/submit.py
+# Every benchmark in bench/, one after another, into bench/RESULTS.md (README, Benchmarks); not part of make test.
+# make bench QUICK=1 (about a minute per script), make bench ONLY=submit,limiter (a subset).
+bench: $(VENV)/.dev  ## run the benchmarks and write bench/RESULTS.md (QUICK=1 for short runs, ONLY=a,b for a subset)
+	$(PY) bench/run.py $(if $(QUICK),--quick) $(if $(ONLY),--only $(ONLY))
 
 LOCKS := requirements.txt requirements-dev.txt package-lock.json
 
