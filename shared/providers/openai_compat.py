@@ -95,7 +95,9 @@ class OpenAICompatProvider(VendorProvider):
         model = self.model(Mode.TEXT)
         reply = self.http.request("POST", "/chat/completions", json=self._chat_body(request, model, False))
         body = json_body(reply.response)
-        choices = body.get("choices") or [{}]
+        choices = body.get("choices")
+        if not choices or not isinstance(choices[0], dict):  # not JSON, or no answer in it: not an empty answer
+            raise fail(ErrorKind.UNAVAILABLE, self.name, message="The provider returned no answer.")
         if choices[0].get("finish_reason") == "content_filter":
             raise fail(ErrorKind.MODERATION, self.name)
         text = str((choices[0].get("message") or {}).get("content") or "")

@@ -18,6 +18,7 @@ import logging
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
+from itertools import chain
 from typing import TypeVar, cast
 
 from shared.clock import Clock
@@ -119,18 +120,20 @@ class ProviderRouter:
 
     def _call(self, name: str, provider: Provider, call: Callable[[Provider], T], hold: bool) -> T:
         """Call inside the provider's throttle slot; with ``hold`` (a stream) the slot is kept
-        until the stream is exhausted or closed, so a vendor's concurrency cap counts open streams."""
+        until the stream is exhausted or closed, so a vendor's concurrency cap counts open streams.
+        A stream's first chunk is read here: one that breaks before any text fails over like a refused call."""
         if not hold:
             with self.throttles[name].slot():
                 return call(provider)
         stack = ExitStack()
         stack.enter_context(self.throttles[name].slot())
         try:
-            output = call(provider)
+            chunks = cast(Iterator[str], call(provider))
+            first = next(chunks, None)
         except BaseException:
             stack.close()
             raise
-        return cast(T, _holding(cast(Iterator[str], output), stack))
+        return cast(T, _holding(chain([] if first is None else [first], chunks), stack))
 
     def _attempt(
         self,
