@@ -99,8 +99,10 @@ class DashScopeProvider(VendorProvider):
 
     def _check(self, task_id: str, key_index: int) -> bytes | None:
         reply = self.http.request("GET", f"/api/v1/tasks/{task_id}", key_index=key_index)
-        output = json_body(reply.response).get("output", {})
-        status = str(output.get("task_status", "UNKNOWN")).upper()
+        output = json_body(reply.response).get("output")
+        if not isinstance(output, dict) or "task_status" not in output:
+            return None  # an answer that says nothing (not JSON, no status) is no news: poll again, within the deadline
+        status = str(output["task_status"]).upper()
         if status in ("PENDING", "RUNNING"):
             return None
         if status == "SUCCEEDED":

@@ -163,6 +163,8 @@ class GeminiProvider(VendorProvider):
         path = f"/v1beta/models/{model}:generateContent"
         body = json_body(self.http.request("POST", path, json=self._text_body(request)).response)
         text = self._text_of(body)
+        if not body.get("candidates") and not self._blocked(body):  # not JSON, or no answer in it
+            raise fail(ErrorKind.UNAVAILABLE, self.name, message="The provider returned no answer.")
         if self._blocked(body):
             raise fail(ErrorKind.MODERATION, self.name)
         usage = body.get("usageMetadata", {})
