@@ -31,6 +31,7 @@ class GeminiFake(FakeVendor):
     def on_reset(self) -> None:
         self.operations = {}
         self.polls_to_done = 2
+        self.file_ttl = 2 * 86400.0  # Veo's generated files are kept two days
         self.stream_words = ["A ", "castle ", "on ", "a ", "hill."]
 
     def key_of(self) -> str | None:
@@ -83,6 +84,7 @@ class GeminiFake(FakeVendor):
                 return jsonify(
                     {"name": name, "done": True, "response": {"generateVideoResponse": {"raiMediaFilteredCount": 1}}}
                 )
+            state.setdefault("done_at", self.clock.now())
             uri = self.result_url or self.own_url(f"/v1beta/files/{op}:download?alt=media")
             sample = {"video": {"uri": uri}}
             return jsonify(
@@ -92,8 +94,11 @@ class GeminiFake(FakeVendor):
         @self.app.get("/v1beta/files/<path:target>")
         def file(target: str) -> Response:
             op = target.split(":")[0]
-            if not any(name.endswith(f"/operations/{op}") for name in self.operations):
+            state = next((s for name, s in self.operations.items() if name.endswith(f"/operations/{op}")), None)
+            if state is None:
                 return self.error(404, "file not found")
+            if self.clock.now() > float(state.get("done_at", self.clock.now())) + self.file_ttl:  # type: ignore[arg-type]
+                return self.error(404, "file expired")
             data, mime = self.result(mp4_bytes(), "video/mp4")
             return Response(data, mimetype=mime)
 

@@ -97,12 +97,18 @@ class OpenAIFake(FakeVendor):
         return jsonify({"created": int(time.time()), "data": [{"b64_json": data}]})
 
     def _chunks(self, model: str, words: list[str], scenario: str | None) -> Iterator[str]:
+        release = self._release  # a stalled stream ends when the fake is reset or stopped
         base = {"id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion.chunk", "model": model}
         first = {**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}]}
         yield f"data: {json.dumps(first)}\n\n"
+        if scenario == "garbled":  # a chunk that is not JSON, before any text
+            yield "data: {vendor says: not json\n\n"
         for i, word in enumerate(words):
             if scenario == "cut" and i == 3:
                 raise ConnectionAbortedError("upstream went away")
+            if scenario == "stall" and i == 3:  # stops sending, connection open: past our read timeout
+                release.wait(30)
+                return
             chunk = {**base, "choices": [{"index": 0, "delta": {"content": word}, "finish_reason": None}]}
             yield f"data: {json.dumps(chunk)}\n\n"
         if scenario == "truncate":

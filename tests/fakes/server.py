@@ -44,17 +44,24 @@ class Seen:
     files: dict[str, bytes] = field(default_factory=dict)
 
 
+HANG = -1  # a scripted "answer" that is no answer: the request waits until the fake is reset or stopped
+Forced = tuple[int, Any, dict[str, str], str | None]
+
+
 class FakeVendor:
     """One vendor's fake. Tests script it through this handle:
 
     - ``keys``: the keys it accepts; ``exhausted``: keys it answers with a quota error;
-    - ``fail_next(status, body, headers)``: the next request(s) answer this instead;
+    - ``fail_next(status, body, headers, path=...)``: the next request(s) answer this instead (with
+      ``path``: only requests whose path contains it, e.g. the task polls); ``hang_next(...)``: they
+      answer nothing until the fake is reset or stopped (a vendor past our read timeout);
     - ``plan``: named scenarios (vendor specific, e.g. "moderation") consumed by create calls;
     - ``clock``: the fake's own time (share a ``FakeClock`` with the gateway, or advance it);
     - a malicious or broken vendor: ``result_url`` is named as the result instead of its own
       (vendors that answer with URLs); ``result_body`` is answered as the result's bytes, claiming
       ``result_mime`` (default: what the mode's real result claims). ``/_fake/redirect?to=URL``
-      (a 302) and ``/_fake/blob`` (``result_body``, streamed) are on the vendor's own host.
+      (a 302), ``/_fake/blob`` (``result_body``, streamed) and ``/_fake/expired`` (a signed link
+      past its expiry: 403) are on the vendor's own host.
     """
 
     name = "fake"
@@ -69,8 +76,9 @@ class FakeVendor:
         self.result_url: str | None = None
         self.result_body: bytes | None = None
         self.result_mime: str | None = None
-        self._forced: deque[tuple[int, Any, dict[str, str]]] = deque()
+        self._forced: deque[Forced] = deque()
         self._lock = threading.Lock()
+        self._release = threading.Event()
         self.app.before_request(self._before)
         self._lying_routes()
         self.routes()
@@ -87,15 +95,33 @@ class FakeVendor:
             self.plan.clear()
             self._forced.clear()
             self.result_url = self.result_body = self.result_mime = None
+            self._release.set()  # requests still hanging from an earlier test answer now
+            self._release = threading.Event()
         self.on_reset()
 
     def on_reset(self) -> None:
         pass
 
-    def fail_next(self, status: int, body: Any, headers: dict[str, str] | None = None, times: int = 1) -> None:
+    def fail_next(
+        self, status: int, body: Any, headers: dict[str, str] | None = None, times: int = 1, path: str | None = None
+    ) -> None:
         with self._lock:
             for _ in range(times):
-                self._forced.append((status, body, headers or {}))
+                self._forced.append((status, body, headers or {}, path))
+
+    def hang_next(self, times: int = 1, path: str | None = None) -> None:
+        """The next request(s) (on ``path``) get no answer until ``reset`` or ``stop``."""
+        self.fail_next(HANG, None, times=times, path=path)
+
+    def _take_forced(self) -> Forced | None:
+        """The first scripted answer meant for this request (its path), taken off the script."""
+        if self.public_path():
+            return None
+        for forced in self._forced:
+            if forced[3] is None or forced[3] in request.path:
+                self._forced.remove(forced)
+                return forced
+        return None
 
     def next_scenario(self) -> str | None:
         with self._lock:
@@ -123,6 +149,11 @@ class FakeVendor:
         def blob() -> Response:
             data, mime = self.result(b"", "image/png")
             return Response(_chunks(data), mimetype=mime)  # streamed: no Content-Length
+
+        @self.app.get("/_fake/expired")
+        def expired() -> Response:  # what a signed storage link answers past its expiry
+            body = "<Error><Code>AuthenticationFailed</Code><Message>Signature expired</Message></Error>"
+            return Response(body, status=403, mimetype="application/xml")
 
     # -- vendor hooks -------------------------------------------------------------------------
 
@@ -156,9 +187,13 @@ class FakeVendor:
         )
         with self._lock:
             self.seen.append(seen)
-            forced = self._forced.popleft() if self._forced and not self.public_path() else None
+            forced = self._take_forced()
+            release = self._release
+        if forced is not None and forced[0] == HANG:
+            release.wait(30)
+            return Response("released", status=504)
         if forced is not None:
-            status, body, headers = forced
+            status, body, headers, _path = forced
             response = jsonify(body) if not isinstance(body, str) else Response(body)
             response.status_code = status
             response.headers.update(headers)
@@ -183,6 +218,7 @@ class FakeVendor:
         return self
 
     def stop(self) -> None:
+        self._release.set()
         if self._loopback is not None:
             self._loopback.stop()
             self._loopback = None
