@@ -13,9 +13,10 @@ import mimetypes
 import os
 import re
 import shutil
+import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import IO, Protocol
 from urllib.parse import quote, urlencode
 
 _KEY = re.compile(r"^[A-Za-z0-9_-]{1,80}(/[A-Za-z0-9_-]{1,80})*\.(png|jpg|jpeg|webp|mp4|txt)$")
@@ -28,6 +29,7 @@ CONTENT_TYPES = {
     ".txt": "text/plain; charset=utf-8",
 }
 EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp", "video/mp4": "mp4"}
+COPY_CHUNK = 256 * 1024  # a streamed result is copied this much at a time
 
 
 # Operations files (database backups) live beside the media under their own prefix. No media URL
@@ -56,7 +58,8 @@ def content_type_for(key: str) -> str:
 
 
 class MediaStore(Protocol):
-    def put(self, key: str, data: bytes, content_type: str) -> None: ...
+    def put(self, key: str, data: bytes | IO[bytes], content_type: str) -> None:
+        """Store bytes, or a file streamed from where it stands (a large result is never read whole)."""
 
     def read(self, key: str) -> bytes | None: ...
 
@@ -106,12 +109,20 @@ class LocalMediaStore:
             raise ValueError("invalid media key")
         return path
 
-    def put(self, key: str, data: bytes, content_type: str) -> None:
+    def put(self, key: str, data: bytes | IO[bytes], content_type: str) -> None:
         path = self.path_for(key)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
+        tmp = path.with_name(path.name + f".{os.getpid()}.{threading.get_ident()}.tmp")
+        try:
+            with tmp.open("wb") as out:
+                if isinstance(data, bytes):
+                    out.write(data)
+                else:
+                    shutil.copyfileobj(data, out, COPY_CHUNK)
+            os.replace(tmp, path)  # readers see the whole file or none
+        except BaseException:
+            tmp.unlink(missing_ok=True)  # e.g. a full disk: no half-written file left behind
+            raise
 
     def read(self, key: str) -> bytes | None:
         try:

@@ -7,7 +7,7 @@ are the same as the local store's (``outputs/<job id>.png``), under an optional 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from shared.media import StoredObject, content_type_for, ops_key, valid_key
 
@@ -29,7 +29,8 @@ class S3MediaStore:
             raise ValueError("invalid media key")
         return self.prefix + key
 
-    def put(self, key: str, data: bytes, content_type: str) -> None:
+    def put(self, key: str, data: bytes | IO[bytes], content_type: str) -> None:
+        """One PUT; a file body is streamed from where it stands (botocore reads it in chunks to sign it)."""
         self.client.put_object(
             Bucket=self.bucket, Key=self._object(key), Body=data, ContentType=content_type or content_type_for(key)
         )

@@ -193,7 +193,8 @@ class JobRunner:
         if extension is None:  # the router checks outputs; never store a type we cannot serve
             raise ProviderError(ErrorKind.BAD_OUTPUT, "The provider's result has an unexpected type.")
         key = f"outputs/{job.id}.{extension}"
-        self.media.put(key, output.data, output.mime_type)
+        with output.open() as body:  # a downloaded result is streamed from its temporary file, then deleted
+            self.media.put(key, body, output.mime_type)
         result: dict[str, Any] = {"key": key, "mime_type": output.mime_type}
         for name in ("width", "height", "seconds", "frames", "seed"):
             if name in output.meta:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import io
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import IO, Any
 
 from shared.domain import ChatTurn, ErrorKind, Mode, ProviderError
 
@@ -37,9 +38,30 @@ class GenerationRequest:
 
 @dataclass(frozen=True)
 class MediaOutput:
-    data: bytes
+    """A media result. ``body`` is its bytes, or a temporary file holding them (a downloaded result:
+    ``VendorHttp.download_file``), so a large video is checked and stored without being held whole."""
+
+    body: bytes | IO[bytes]
     mime_type: str
     meta: dict[str, Any] = field(default_factory=dict)
+
+    def open(self) -> IO[bytes]:
+        """The result as a file, at its start (the body itself when it is a file)."""
+        if isinstance(self.body, bytes):
+            return io.BytesIO(self.body)
+        self.body.seek(0)
+        return self.body
+
+    @property
+    def size(self) -> int:
+        if isinstance(self.body, bytes):
+            return len(self.body)
+        return self.body.seek(0, io.SEEK_END)
+
+    @property
+    def data(self) -> bytes:
+        """The whole result in memory (small results, tests); checking and storing use ``open()``."""
+        return self.body if isinstance(self.body, bytes) else self.open().read()
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ with ``output.code``. Result URLs expire, so the bytes are downloaded at once.
 from __future__ import annotations
 
 import base64
-from typing import Any
+from typing import IO, Any
 
 import requests
 
@@ -97,7 +97,7 @@ class DashScopeProvider(VendorProvider):
             )
         return MediaOutput(data, "image/png", {"seed": request.seed})
 
-    def _check(self, task_id: str, key_index: int) -> bytes | None:
+    def _check(self, task_id: str, key_index: int) -> IO[bytes] | None:
         reply = self.http.request("GET", f"/api/v1/tasks/{task_id}", key_index=key_index)
         output = json_body(reply.response).get("output")
         if not isinstance(output, dict) or "task_status" not in output:
@@ -111,7 +111,7 @@ class DashScopeProvider(VendorProvider):
             )
             if not url:
                 raise fail(ErrorKind.MODERATION, self.name)  # succeeded with every result filtered
-            return self.http.download(str(url))
+            return self.http.download_file(str(url))
         if status == "FAILED":
             raise fail(code_kind(str(output.get("code", "")), 200), self.name)
         if status == "CANCELED":

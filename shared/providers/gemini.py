@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Iterator
-from typing import Any
+from typing import IO, Any
 
 import requests
 
@@ -120,7 +120,7 @@ class GeminiProvider(VendorProvider):
             data, "video/mp4", {"seed": request.seed, "seconds": max(1, round(request.duration_seconds))}
         )
 
-    def _check(self, operation: str, key_index: int) -> bytes | None:
+    def _check(self, operation: str, key_index: int) -> IO[bytes] | None:
         body = json_body(self.http.request("GET", f"/v1beta/{operation}", key_index=key_index).response)
         if not body.get("done"):
             return None
@@ -133,7 +133,7 @@ class GeminiProvider(VendorProvider):
         uri = samples[0].get("video", {}).get("uri") if samples else None
         if not uri:
             raise fail(ErrorKind.MODERATION, self.name)  # filtered by the vendor's safety checks
-        return self.http.download(str(uri), key_index=key_index)  # the key goes to the API host only
+        return self.http.download_file(str(uri), key_index=key_index)  # the key goes to the API host only
 
     # -- text ---------------------------------------------------------------------------------
 

@@ -7,15 +7,16 @@ with a video stream whose first frame decodes (PyAV, demuxer forced: untrusted b
 a demuxer such as HLS that would open URLs or files). Anything else is ``BAD_OUTPUT``: the job
 fails with our words, is not retried and does not fail over (the vendor has already charged).
 
+The result is read where it is: bytes in memory, or the temporary file a download was streamed
+into (``MediaOutput.open()``), so a large video is checked from disk without being held whole.
 Pillow and PyAV are imported on first use, so listing providers (health) never loads them.
 """
 
 from __future__ import annotations
 
-import io
 import warnings
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any
 
 from shared.domain import ErrorKind, Mode, ProviderError
 from shared.providers.base import MediaOutput
@@ -44,16 +45,16 @@ def check_output(output: MediaOutput, mode: Mode, limits: OutputLimits) -> Media
     """
     if mode is Mode.TEXT:
         raise ValueError("text is not a media mode")
-    if not output.data:
+    if not output.size:
         raise bad("The provider's result is empty.")
     if mode.is_video:
-        mime, facts = VIDEO_TYPE, _video_facts(output.data, limits)
+        mime, facts = VIDEO_TYPE, _video_facts(output.open(), limits)
     else:
-        mime, facts = _image_facts(output.data, limits)
+        mime, facts = _image_facts(output.open(), limits)
     meta = {**output.meta, **facts}
     if "seconds" in output.meta:
         meta["seconds"] = output.meta["seconds"]
-    return MediaOutput(output.data, mime, meta)
+    return MediaOutput(output.body, mime, meta)
 
 
 def _within(width: int, height: int, limits: OutputLimits, what: str) -> None:
@@ -61,14 +62,14 @@ def _within(width: int, height: int, limits: OutputLimits, what: str) -> None:
         raise bad(f"The provider's {what} is {width}x{height} pixels, more than we accept.")
 
 
-def _image_facts(data: bytes, limits: OutputLimits) -> tuple[str, dict[str, Any]]:
+def _image_facts(data: IO[bytes], limits: OutputLimits) -> tuple[str, dict[str, Any]]:
     from PIL import Image, UnidentifiedImageError
 
     bombs = (Image.DecompressionBombError, Image.DecompressionBombWarning)
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
-            image = Image.open(io.BytesIO(data), formats=tuple(IMAGE_TYPES))
+            image = Image.open(data, formats=tuple(IMAGE_TYPES))
         except UnidentifiedImageError:
             raise bad("The provider's result is not a PNG, JPEG or WebP image.") from None
         except bombs:
@@ -87,11 +88,11 @@ def _image_facts(data: bytes, limits: OutputLimits) -> tuple[str, dict[str, Any]
             return IMAGE_TYPES[str(image.format)], {"width": width, "height": height}
 
 
-def _video_facts(data: bytes, limits: OutputLimits) -> dict[str, Any]:
+def _video_facts(data: IO[bytes], limits: OutputLimits) -> dict[str, Any]:
     import av
 
     try:
-        with av.open(io.BytesIO(data), mode="r", format="mp4", options=_DEMUXER_OPTIONS) as container:
+        with av.open(data, mode="r", format="mp4", options=_DEMUXER_OPTIONS) as container:
             if not _MP4_FAMILY & set(container.format.name.split(",")):
                 raise bad("The provider's video is not an MP4.")
             if not container.streams.video:

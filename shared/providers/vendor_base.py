@@ -7,6 +7,7 @@ import binascii
 import copy
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import requests
 
@@ -16,6 +17,8 @@ from shared.providers.base import ErrorKind, Provider, ProviderError, TaskContex
 from shared.providers.keys import KeyPool
 from shared.providers.safe_fetch import HostPolicy
 from shared.providers.vendor_http import HttpPolicy, VendorHttp, fail
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -91,8 +94,8 @@ class VendorProvider(Provider):
         self.model(Mode.TEXT)
         raise NotImplementedError
 
-    def poll(self, context: TaskContext, check: Callable[[], bytes | None]) -> bytes:
-        """Call ``check`` until it returns bytes, sleeping ``poll_seconds`` between calls."""
+    def poll(self, context: TaskContext, check: Callable[[], T | None]) -> T:
+        """Call ``check`` until it returns the result, sleeping ``poll_seconds`` between calls."""
         waited = 0.0
         while True:
             result = check()

@@ -10,6 +10,8 @@ is not taken: the error goes up so the router can fail over. Redirects are never
 from an allowlisted host (or the vendor's own origin), every redirect hop checked again, the key
 only on the own origin, the body cut off past ``max_result_bytes`` while it streams. A link the
 rules refuse, or a body too large, is ``BAD_OUTPUT``: not retried, not failed over.
+``VendorHttp.download_file`` streams it into a temporary file instead (in memory only while it is
+under ``SPOOL_BYTES``), so a large video is never held whole.
 
 The session is injected (``safe_fetch.vendor_session`` builds one per vendor; tests may mount
 their own transport on it).
@@ -20,10 +22,11 @@ from __future__ import annotations
 import copy
 import logging
 import random
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import IO, Any
 from urllib.parse import urljoin
 
 import requests
@@ -45,6 +48,8 @@ MESSAGES = {
     ErrorKind.BAD_OUTPUT: "The provider answered with something other than the result it claimed.",
 }
 MAX_REDIRECTS = 3
+_BODY_ARGUMENTS = frozenset({"files", "data", "json", "stream"})
+SPOOL_BYTES = 1024 * 1024  # a downloaded result larger than this goes to a temporary file, not memory
 
 Classifier = Callable[[requests.Response], ProviderError]
 Auth = Callable[[str], dict[str, str]]
@@ -194,9 +199,7 @@ class VendorHttp:
     ) -> requests.Response | ProviderError:
         """One call: the answer if it succeeded, else the error it maps to."""
         try:
-            response = self.session.request(
-                method, url, headers=headers, timeout=self.timeout, allow_redirects=False, **kwargs
-            )
+            response = self._transmit(method, url, headers, kwargs)
         except (requests.Timeout, requests.ConnectionError):
             return fail(ErrorKind.UNAVAILABLE, self.provider, message="The provider did not answer in time.")
         if response.is_redirect:  # followed, it would take the key (and the call) to another host
@@ -209,6 +212,39 @@ class VendorHttp:
         response.close()
         return error
 
+    def _transmit(self, method: str, url: str, headers: dict[str, str], kwargs: dict[str, Any]) -> requests.Response:
+        """Prepare the call and hand it straight to the session's transport for ``url``.
+
+        ``Session.request`` would merge environment and cookie settings, run hooks and resolve
+        redirects on every call: a third of the CPU of a proxied chat completion, for nothing a
+        vendor call uses (no cookies, no redirects, the proxy read once by ``vendor_session``).
+        """
+        unknown = kwargs.keys() - _BODY_ARGUMENTS
+        if unknown:
+            raise TypeError(f"unsupported request arguments: {sorted(unknown)}")
+        prepared = requests.PreparedRequest()
+        prepared.prepare(
+            method=method,
+            url=url,
+            headers={**self.session.headers, **headers},
+            files=kwargs.get("files"),
+            data=kwargs.get("data"),
+            json=kwargs.get("json"),
+        )
+        stream = bool(kwargs.get("stream"))
+        session = self.session
+        response = session.get_adapter(url).send(
+            prepared,
+            stream=stream,
+            timeout=self.timeout,
+            verify=session.verify,
+            cert=session.cert,
+            proxies=session.proxies,
+        )
+        if not stream:
+            response.content  # noqa: B018 - read now, so the connection goes back to the pool
+        return response
+
     def _key(self, pinned: int | None, attempt: int) -> tuple[int, str]:
         if pinned is None:
             return self.keys.acquire()
@@ -218,8 +254,13 @@ class VendorHttp:
         return pinned, secret
 
     def download(self, url: str, *, key_index: int | None = None) -> bytes:
-        """Fetch result bytes now (vendor URLs expire). With ``key_index`` the key that made the
-        task goes along, to the vendor's own origin only."""
+        """The result's bytes, in memory (``download_file`` for results that may be large)."""
+        with self.download_file(url, key_index=key_index) as file:
+            return file.read()
+
+    def download_file(self, url: str, *, key_index: int | None = None) -> IO[bytes]:
+        """Fetch a result now (vendor URLs expire) into a temporary file, returned at its start.
+        With ``key_index`` the key that made the task goes along, to the vendor's own origin only."""
         attempt = 0
         while True:
             try:
@@ -227,7 +268,7 @@ class VendorHttp:
             except (requests.Timeout, requests.ConnectionError):
                 response = None
             if response is not None and response.status_code < 400:
-                return self.read(response)
+                return self.spool(response)
             if response is not None:
                 response.close()
                 if response.status_code < 500:
@@ -259,10 +300,26 @@ class VendorHttp:
         raise fail(ErrorKind.BAD_OUTPUT, self.provider, message="The provider's result link redirects too many times.")
 
     def read(self, response: requests.Response) -> bytes:
-        """The whole body, refused past ``max_result_bytes`` (its Content-Length first, then as it streams)."""
+        """The whole body in memory, refused past ``max_result_bytes``."""
+        return b"".join(self._chunks(response))
+
+    def spool(self, response: requests.Response) -> IO[bytes]:
+        """The body in a temporary file (memory while small, then disk; deleted once closed), at its start."""
+        file = tempfile.SpooledTemporaryFile(SPOOL_BYTES, prefix="result-")
+        try:
+            for chunk in self._chunks(response):
+                file.write(chunk)
+            file.seek(0)
+        except BaseException:  # the vendor's fault, or ours (a full disk: the job fails on our side)
+            file.close()
+            response.close()
+            raise
+        return file
+
+    def _chunks(self, response: requests.Response) -> Iterator[bytes]:
+        """The body as it streams, refused past ``max_result_bytes`` (its Content-Length first)."""
         limit = self.policy.max_result_bytes
         too_large = fail(ErrorKind.BAD_OUTPUT, self.provider, message="The provider's result is larger than we accept.")
-        chunks: list[bytes] = []
         size = 0
         try:
             declared = response.headers.get("Content-Length", "")
@@ -272,9 +329,8 @@ class VendorHttp:
                 size += len(chunk)
                 if size > limit:
                     raise too_large
-                chunks.append(chunk)
+                yield chunk
         except (requests.RequestException, OSError):
             raise fail(ErrorKind.UNAVAILABLE, self.provider, message="The result download broke midway.") from None
         finally:
             response.close()
-        return b"".join(chunks)
