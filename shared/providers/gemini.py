@@ -37,6 +37,16 @@ _BLOCKED = {
     "IMAGE_PROHIBITED_CONTENT",
 }
 
+# A failed operation's gRPC code -> our kind; anything else (INTERNAL, UNAVAILABLE, DEADLINE_EXCEEDED,
+# RESOURCE_EXHAUSTED, ...) is the vendor's trouble: UNAVAILABLE.
+_OPERATION_ERRORS = {
+    3: ErrorKind.BAD_REQUEST,  # INVALID_ARGUMENT
+    9: ErrorKind.BAD_REQUEST,  # FAILED_PRECONDITION
+    11: ErrorKind.BAD_REQUEST,  # OUT_OF_RANGE
+    7: ErrorKind.AUTH,  # PERMISSION_DENIED
+    16: ErrorKind.AUTH,  # UNAUTHENTICATED
+}
+
 
 class GeminiProvider(VendorProvider):
     name = "gemini"
@@ -124,9 +134,9 @@ class GeminiProvider(VendorProvider):
         body = json_body(self.http.request("GET", f"/v1beta/{operation}", key_index=key_index).response)
         if not body.get("done"):
             return None
-        if "error" in body:
-            code = int(body["error"].get("code", 500) or 500)
-            kind = ErrorKind.UNAVAILABLE if code >= 500 or code == 429 else kind_for_status(code)
+        if "error" in body:  # a google.rpc.Status: its code is a gRPC code (13 INTERNAL), not an HTTP status
+            code = int(body["error"].get("code", 13) or 13)
+            kind = _OPERATION_ERRORS.get(code, ErrorKind.UNAVAILABLE)
             raise fail(kind, self.name)
         result = body.get("response", {}).get("generateVideoResponse", {})
         samples = result.get("generatedSamples") or []
