@@ -150,3 +150,11 @@ def emit(figures: list[Figure], path: Path | None) -> None:
         print(f"  {f.bench}: {f.name} = {f.value:.4g} {f.unit}{ratio}{target}")
     if path is not None:
         path.write_text(json.dumps([f.as_dict() for f in figures], indent=1))
+
+
+def noted(figure: Figure, note: str) -> Figure:
+    """``figure`` with ``note`` when its target is not met: why, and what would close it (a met
+    target needs none, so RESULTS.md shows notes only where they explain a miss)."""
+    if figure.target and figure.met is not True:
+        figure.note = note
+    return figure
