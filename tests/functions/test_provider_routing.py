@@ -6,7 +6,6 @@ clock, so backoff, cooldowns and breaker timeouts pass instantly and nothing sle
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -17,7 +16,6 @@ from shared.domain import ChatTurn
 from shared.services.text import TextQuery
 from tests.fakes.clock import FakeClock
 from tests.fakes.dashscope import DashScopeFake
-from tests.fakes.harness import ERRORS
 from tests.fakes.openai import OpenAIFake
 from tests.fakes.pipeline import install_gateway, serve
 from tests.fakes.server import FakeVendor
@@ -82,36 +80,12 @@ def test_a_priced_real_provider_serves_the_job_and_records_its_cost(client, run_
     assert len(_posts(fakes["stability"])) == 1
 
 
-def test_unavailable_provider_is_retried_then_fails_over(client, run_job, gateway, fakes):
-    gateway()
-    status, body, headers = ERRORS["stability"][next(k for k in ERRORS["stability"] if k.value == "unavailable")]
-    fakes["stability"].fail_next(status, body, headers, times=10)
-    job = _job(client, run_job)
-    assert job["status"] == "succeeded" and job["provider"] == "local"
-    assert len(_posts(fakes["stability"])) == 3  # first call + 2 retries, then failover
-
-
-def test_moderation_refusal_never_fails_over(client, run_job, gateway, fakes):
-    gateway()
-    fakes["stability"].plan.append("moderation")
-    job = _job(client, run_job)
-    assert job["status"] == "failed" and job["error"]["error_type"] == "content_policy"
-    assert "vendor says" not in json.dumps(job)
-    assert job["provider"] is None and len(_posts(fakes["stability"])) == 1
-
-
 def test_an_exhausted_key_rotates_and_stays_resting(client, run_job, gateway, fakes):
     gateway(STABILITY_API_KEYS="good-key,second-key")
     fakes["stability"].exhausted.add("good-key")
     assert _job(client, run_job)["provider"] == "stability"
     assert _job(client, run_job)["provider"] == "stability"
     assert [s.key for s in _posts(fakes["stability"])] == ["good-key", "second-key", "second-key"]
-
-
-def test_all_keys_out_of_credit_fails_over_to_the_next_provider(client, run_job, gateway, fakes):
-    gateway(STABILITY_API_KEYS="good-key,second-key")
-    fakes["stability"].exhausted.update({"good-key", "second-key"})
-    assert _job(client, run_job)["provider"] == "local"
 
 
 def test_breaker_opens_skips_the_provider_then_probes_and_closes(client, run_job, gateway, fakes):
@@ -171,27 +145,10 @@ def test_async_video_is_saved_on_the_job_and_never_paid_twice(client, run_job, g
     assert failed["status"] == "failed" and failed["provider"] == "dashscope"  # accepted: no failover to local
 
 
-def test_dashscope_moderation_at_submit_is_a_content_policy_error(client, run_job, gateway, fakes):
-    gateway(DASHSCOPE_API_KEYS="good-key", ROUTE_TEXT_TO_VIDEO="dashscope,local")
-    fakes["dashscope"].plan.append("moderation")
-    job = _job(client, run_job, T2V)
-    assert job["error"]["error_type"] == "content_policy"
-
-
 def test_health_reports_real_providers_with_keys(client, gateway):
     gateway(OPENAI_API_KEYS="good-key")
     states = _health(client)
     assert list(states) == ["stability", "openai", "local"] and set(states.values()) == {"closed"}
-
-
-def test_text_stream_cut_midway_ends_with_an_explicit_error_event(client, gateway, fakes):
-    gateway(OPENAI_API_KEYS="good-key", ROUTE_TEXT="openai")
-    fakes["openai"].plan.append("cut")
-    response = client("generate_text").post("/api/v1/generate/text", json={"prompt": "a story", "stream": True})
-    events = [b for b in response.get_data(as_text=True).split("\n\n") if b]
-    assert events[0].startswith("event: start") and "openai" in events[0]
-    assert any(b.startswith("data: ") for b in events)
-    assert events[-1].startswith("event: error") and "stream_interrupted" in events[-1]
 
 
 def test_text_quota_on_one_vendor_fails_over_before_any_text(client, gateway, fakes):
