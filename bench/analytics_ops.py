@@ -7,12 +7,17 @@
   of the day, a later one, a later one on another instance (no memory of the first), a text request,
   a new visitor's page view, and the admin report over 7 and 30 days.
 
-Run on its own: .venv/bin/python bench/analytics_ops.py (starts the emulator unless
-FIRESTORE_EMULATOR_HOST is set).
+Figures (``--json`` for bench/run.py): each operation's writes and reads, with README's cost table
+("Analytics") as the targets: analytics adds at most 1 write per generation and 1 per visitor per
+day. The admin report's reads (days x shards) are reported only.
+
+Run on its own: .venv/bin/python bench/analytics_ops.py [--quick] [--json PATH] (starts the emulator
+unless FIRESTORE_EMULATOR_HOST is set; it takes seconds, so ``--quick`` changes nothing).
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import tempfile
@@ -22,6 +27,9 @@ from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.append(str(Path(__file__).resolve().parent))  # common, also when imported as bench.analytics_ops
+
+from common import Figure, add_json_argument, emit, noted  # noqa: E402
 
 from shared.config import Settings  # noqa: E402
 from shared.domain import Caller, Job, JobStatus, Mode, Outcome  # noqa: E402
@@ -122,23 +130,73 @@ def unit_costs(host: str) -> list[tuple[str, OpCount]]:
     return rows
 
 
-def print_unit_costs(host: str) -> None:
+# README's cost table: operation -> (writes, reads) at most; None is reported only.
+TARGETS: dict[str, tuple[int | None, int | None]] = {
+    "signed-in owner's first job of the day": (2, 1),
+    "the same owner's next job, same instance": (1, 0),
+    "the next job on another instance": (1, 1),
+    "an anonymous one-off caller's job": (1, 0),
+    "a text request (signed in)": (1, 0),
+    "a new visitor's page view (buffered counters)": (1, 0),
+    "its next page view": (0, 0),
+    "a flush of the summed events": (1, 0),
+    "the admin report, 7 days": (0, None),
+    "the admin report, 30 days": (0, None),
+}
+NOTE = (
+    "more operations than README's cost table: a write per generation or per visitor beyond the one "
+    "merge write (an increment split in two, a mark written again, a flush with nothing to flush) or a "
+    "read the instance's memory should have saved; compare with OpCounter.track() around the call"
+)
+
+
+def figures(rows: list[tuple[str, OpCount]]) -> list[Figure]:
+    out = []
+    for name, count in rows:
+        for kind, measured, limit in zip(("writes", "reads"), (count.writes, count.reads), TARGETS[name], strict=True):
+            figure = Figure("analytics_ops", f"{name}: {kind}", measured, kind)
+            figure.target = "" if limit is None else f"<= {limit}"
+            out.append(noted(figure, NOTE))
+    return out
+
+
+def print_unit_costs(host: str) -> list[tuple[str, OpCount]]:
+    """Measure each operation on the emulator at ``host`` and print the table (bench/store_ops.py too)."""
+    rows = unit_costs(host)
+    print_rows(rows)
+    return rows
+
+
+def print_rows(rows: list[tuple[str, OpCount]]) -> None:
     print("analytics operations on their own (Firestore emulator):")
-    for name, count in unit_costs(host):
+    for name, count in rows:
         print(f"  {name:<48} writes {count.writes:3d}  reads {count.reads:3d}  lost creates {count.conflicts}")
 
 
-if __name__ == "__main__":
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="the same run: it already takes seconds")
+    add_json_argument(parser)
+    args = parser.parse_args()
     emulator = None
     address = os.environ.get("FIRESTORE_EMULATOR_HOST")
     if address is None:
-        from tests.firestore_emulator import FirestoreEmulator
+        from tests.firestore_emulator import FirestoreEmulator, missing_requirements
 
+        if missing_requirements():
+            print(f"analytics operations on Firestore: skipped ({missing_requirements()})")
+            emit([], args.json)
+            return
         emulator = FirestoreEmulator(Path(tempfile.mkdtemp()) / "emulator.log")
         address = emulator.host
         os.environ["FIRESTORE_EMULATOR_HOST"] = address
     try:
-        print_unit_costs(address)
+        rows = print_unit_costs(address)
     finally:
         if emulator is not None:
             emulator.stop()
+    emit(figures(rows), args.json)
+
+
+if __name__ == "__main__":
+    main()
