@@ -112,7 +112,8 @@ class Limiter:
         now = self.clock.now()
         snapshot = self.load.snapshot()
         policy, halved = self.policy(caller, bucket, snapshot.load)
-        blocked = self.store.blocked_until(caller.ip, now)
+        key = f"{bucket}:{bucket_owner(caller)}"
+        blocked = self.store.blocked_until(caller.ip, now, key)  # Firestore: one read for both
         if blocked is not None:
             wait = _seconds(blocked - now)
             raise errors.AbuseBlocked(
@@ -123,7 +124,7 @@ class Limiter:
             )
         if enqueue:
             self._check_queue(snapshot, policy)
-        decision = self.store.acquire(f"{bucket}:{bucket_owner(caller)}", now, policy)
+        decision = self.store.acquire(key, now, policy)
         headers = rate_limit_headers(decision)
         if decision.allowed:
             return headers

@@ -123,8 +123,10 @@ class LimiterStore(Protocol):
     def acquire(self, key: str, now: float, policy: Policy) -> Decision:
         """Run ``shared.ratelimit.bucket.decide`` on the stored state and keep the result."""
 
-    def blocked_until(self, ip: str, now: float) -> float | None:
-        """End of the address's current block, or None."""
+    def blocked_until(self, ip: str, now: float, bucket: str | None = None) -> float | None:
+        """End of the address's current block, or None. ``bucket``: the key this thread's next
+        ``acquire`` asks for; a store may read that bucket in the same round trip (Firestore:
+        one query for both documents, one read when only one exists)."""
 
     def record_refusal(self, ip: str, now: float, rule: AbuseRule) -> float | None:
         """Count a refusal (``shared.ratelimit.abuse.record_refusal``); return the end of a

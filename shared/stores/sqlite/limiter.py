@@ -27,7 +27,7 @@ class SqliteLimiterStore:
                 )
         return decision
 
-    def blocked_until(self, ip: str, now: float) -> float | None:
+    def blocked_until(self, ip: str, now: float, bucket: str | None = None) -> float | None:
         row = self.db.conn.execute("SELECT blocked_until FROM abuse WHERE ip = ?", (ip,)).fetchone()
         return row[0] if row and row[0] > now else None
 
