@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 
+import requests
 from common import Figure, add_json_argument, embedded, emit, hello, latency, throughput
 
 BASELINE = "baseline hello"
@@ -47,9 +47,10 @@ def main() -> None:
     # Jobs stay queued (no dispatcher): this measures the request path, not the renderer.
     gw_proc, gw_url = embedded(DISPATCHER="none")
     try:
-        job_id = json.loads(
-            __import__("requests").post(f"{gw_url}/api/v1/generate/text-to-image", json={"prompt": "bench"}).text
-        )["job_id"]
+        first = requests.post(f"{gw_url}/api/v1/generate/text-to-image", json={"prompt": "bench"}, timeout=30)
+        if first.status_code != 202:
+            raise RuntimeError(f"the first submit answered {first.status_code}: {first.text[:300]}")
+        job_id = first.json()["job_id"]
 
         def baseline(session):
             session.get(base_url + "/").raise_for_status()
