@@ -12,6 +12,11 @@ number of workers get distinct jobs. A worker remembers the update time of its o
 to a held job, so renewing and finishing cost one write and no read while nobody else touched
 the job (a cancel or a lease sweep makes the CAS fail, then it re-reads and checks).
 
+Queue position without a read: a submit's admission reads ``counts()`` just before the job is
+created. When that read saw no queued job, and this instance created exactly one job since, less
+than ``EMPTY_QUEUE_SECONDS`` ago, that job's position is 0: nothing was queued ahead of it but
+what another instance queued in that instant (a job put back in the queue here drops this too).
+
 An ``Idempotency-Key`` is a document ``idempotency/{sha256(owner, key)}`` created in the same
 batch as the job, with ``exists=False``: the second submit's batch fails and it returns the
 job the first one made.
@@ -23,6 +28,7 @@ import dataclasses
 import hashlib
 import struct
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -35,6 +41,7 @@ from shared.stores.firestore.db import MAX_ROUNDS, FirestoreDb, doc_id, timestam
 if TYPE_CHECKING:
     from google.cloud.firestore import DocumentReference, DocumentSnapshot
 
+EMPTY_QUEUE_SECONDS = 2.0  # how long counts() seeing an empty queue answers position() (LOAD_CACHE_SECONDS)
 CANDIDATES = 5  # queued jobs a claim looks at per query once it lost a race (the first query reads one)
 _FIELDS = [f.name for f in dataclasses.fields(Job)]
 _LOST = {"error_type": "worker_lost", "message": "The job was interrupted too many times."}
@@ -80,6 +87,13 @@ class FirestoreJobStore:
         self.db = db
         self._held: OrderedDict[str, tuple[str, datetime]] = OrderedDict()  # job -> (worker, update time)
         self._lock = threading.Lock()
+        self._empty: tuple[float, str | None] | None = None  # (when counts() saw no queued job, the job created since)
+
+    def _created(self, job_id: str) -> None:
+        with self._lock:
+            if self._empty is not None:
+                seen, first = self._empty
+                self._empty = (seen, job_id) if first is None else None
 
     def _ref(self, job_id: str) -> DocumentReference:
         return self.db.collection("jobs").document(doc_id(job_id))
@@ -104,6 +118,7 @@ class FirestoreJobStore:
                 if existing is None:  # deleted meanwhile
                     raise Contention("this job id")
                 return existing, False
+            self._created(job.id)
             return job, True
         marker = self._marker(job.owner, job.idempotency_key)
         claim: dict[str, Any] = {"job_id": job.id, "owner": job.owner}
@@ -111,6 +126,7 @@ class FirestoreJobStore:
             claim["expire_at"], claim["expire_at_seconds"] = timestamp(job.expire_at), float(job.expire_at)
         for _ in range(MAX_ROUNDS):
             if self.db.create_all([(marker, claim), (self._ref(job.id), _to_doc(job))]):
+                self._created(job.id)
                 return job, True
             snap = self.db.get(marker)
             first = self.get(snap.get("job_id")) if snap.exists else None
@@ -132,11 +148,18 @@ class FirestoreJobStore:
         return [_to_job(snap.to_dict() or {}) for snap in self.db.query(query)]
 
     def position(self, job: Job) -> int:
+        with self._lock:
+            empty = self._empty
+        if empty is not None and empty[1] == job.id and time.monotonic() - empty[0] < EMPTY_QUEUE_SECONDS:
+            return 0  # the queue was empty just before this instance created this job
         return self.db.count(self._where(("status", "==", "queued"), ("queue_key", "<", queue_key(job))))
 
     def counts(self) -> tuple[int, int]:
         active, running = self.db.count_and_sum(self._where(("status", "in", ["queued", "running"])), "running")
-        return active - int(running), int(running)
+        queued = active - int(running)
+        with self._lock:
+            self._empty = (time.monotonic(), None) if queued == 0 else None
+        return queued, int(running)
 
     def recent_durations(self, mode: Mode, limit: int) -> list[float]:
         from google.cloud.firestore import Query
@@ -272,6 +295,8 @@ class FirestoreJobStore:
         return self._held_update(job_id, worker, changes, done=True)
 
     def release(self, job_id: str, worker: str) -> bool:
+        with self._lock:
+            self._empty = None  # back in the queue
         return self._held_update(job_id, worker, {"status": "queued", **_NOT_HELD}, done=True)
 
     # -- everyone else's writes ----------------------------------------------------------
@@ -315,6 +340,8 @@ class FirestoreJobStore:
             return {"status": "queued", **_NOT_HELD}
 
         expired = self._where(("status", "==", "running"), ("lease_expires_at", "<", now))
+        with self._lock:
+            self._empty = None  # some may go back in the queue
         return sum(self._change(snap, back) is not None for snap in self.db.query(expired))
 
     # -- retention -----------------------------------------------------------------------
