@@ -95,7 +95,16 @@ def sqlite(jobs: int, batch: int) -> list[Figure]:
     stores.close()
     return [
         noted(
-            Figure("cleanup", "SQLite: jobs deleted per second", rate, "jobs/s", "jobs created per second", created),
+            Figure(
+                "cleanup",
+                "SQLite: jobs deleted per second",
+                rate,
+                "jobs/s",
+                "jobs created per second",
+                created,
+                ">= 1",
+                on_ratio=True,
+            ),
             "the cleanup deletes slower than jobs are made, so it could fall behind: raise CLEANUP_BATCH_SIZE, "
             "or profile CleanupService.run (file deletes, the per-batch transaction)",
         ),

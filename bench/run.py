@@ -82,9 +82,11 @@ def number(value: float | None) -> str:
 def target_text(figure: dict) -> str:
     if not figure.get("target"):
         return ""
+    op, limit = figure["target"].split()
+    target = f"{op} {number(float(limit))}"
     if figure.get("on_ratio"):
-        return f"ratio {figure['target']}"
-    return f"{figure['target']} {figure.get('unit', '')}".strip()
+        return f"ratio {target}"
+    return f"{target} {figure.get('unit', '')}".strip()
 
 
 def cell(text: str) -> str:
@@ -232,7 +234,7 @@ def _stop(process: subprocess.Popen) -> None:
             continue
 
 
-def _tail(path: Path, lines: int = 3) -> str:
+def _tail(path: Path, lines: int = 1) -> str:
     text = path.read_text(errors="replace").strip().splitlines() if path.exists() else []
     return " / ".join(line.strip() for line in text[-lines:])
 

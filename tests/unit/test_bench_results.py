@@ -99,6 +99,12 @@ def test_numbers_are_readable(run):
     ]
 
 
+def test_targets_read_as_the_figure_reads(run):
+    assert run.target_text({"target": ">= 19000", "unit": "/s"}) == ">= 19,000 /s"
+    assert run.target_text({"target": "<= 1.1", "on_ratio": True, "unit": "MB"}) == "ratio <= 1.1"
+    assert run.target_text({"target": "", "unit": "ms"}) == ""
+
+
 def test_only_picks_a_subset_in_the_fixed_order_and_refuses_an_unknown_name(run, capsys):
     args = run.parse(["--quick", "--only", "limiter,submit.py"])
     assert args.scripts == ["submit", "limiter"]
