@@ -140,19 +140,21 @@ class Api:
             trace_var.reset(trace_token)
         response.headers["X-Request-Id"] = rid
         _grant_cors(response, settings, origin)
-        log_fields(
-            log,
-            logging.INFO if response.status_code < 500 else logging.ERROR,
-            "request",
-            request_id=rid,
-            httpRequest={
-                "requestMethod": request.method,
-                "requestUrl": redact_path(request.path),  # no job id in a log line
-                "status": response.status_code,
-                "latency": f"{time.perf_counter() - started:.6f}s",
-                "remoteIp": request.remote_addr,
-            },
-        )
+        level = logging.INFO if response.status_code < 500 else logging.ERROR
+        if log.isEnabledFor(level):  # the access line's fields cost more than the check
+            log_fields(
+                log,
+                level,
+                "request",
+                request_id=rid,
+                httpRequest={
+                    "requestMethod": request.method,
+                    "requestUrl": redact_path(request.path),  # no job id in a log line
+                    "status": response.status_code,
+                    "latency": f"{time.perf_counter() - started:.6f}s",
+                    "remoteIp": request.remote_addr,
+                },
+            )
         meter.finished(response.status_code, time.perf_counter() - started)
         return response
 

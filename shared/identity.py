@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import secrets
 from typing import Protocol
@@ -47,6 +48,7 @@ def client_ip(request: flask.Request, trusted_hops: int) -> str:
         return "unknown"
 
 
+@functools.lru_cache(maxsize=4096)  # a pure function of its arguments; parsing costs more than the lookup
 def network_of(address: str, ipv6_prefix: int = 64) -> str:
     """What limits are keyed on: an IPv4 address (also when IPv4-mapped), else its IPv6 network.
 

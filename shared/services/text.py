@@ -125,9 +125,9 @@ class TextService:
         provider = self.router.providers.get(served.provider)
         return served.user_key or bool(provider is not None and provider.paid)
 
-    def _keep(self, key: str | None, served: Served, value: dict[str, Any]) -> None:
+    def _keep(self, key: str | None, served: Served, result: TextResult) -> None:
         if key is not None and self._paid(served):
-            self.cache.put(key, value, self.clock.now() + self.cache_ttl)
+            self.cache.put(key, _cached(result), self.clock.now() + self.cache_ttl)
 
     def _gate(self, query: TextQuery, caller: Caller | None) -> Gate | None:
         if self.budget is None or not self.budget.enabled:
@@ -175,7 +175,7 @@ class TextService:
         if gate is not None:
             gate.settle(served.provider, spent)
         result = TextResult(output.text, served.provider, output.model, output.prompt_tokens, output.completion_tokens)
-        self._keep(key, served, _cached(result))
+        self._keep(key, served, result)
         tokens = _tokens(query, output.prompt_tokens + output.completion_tokens, output.text)
         self._record(caller, result, tokens, spent, started)
         return result
@@ -262,7 +262,7 @@ class TextService:
             )
             return
         # a stream reports no usage
-        self._keep(key, served, _cached(TextResult("".join(parts), served.provider, served.model, 0, 0)))
+        self._keep(key, served, TextResult("".join(parts), served.provider, served.model, 0, 0))
         yield "done", {"chunks": len(parts)}
 
 
