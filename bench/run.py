@@ -219,19 +219,47 @@ def machine() -> dict[str, str]:
 # --- running one script --------------------------------------------------------------------
 
 
+def _descendants(pid: int) -> list[int]:
+    """The processes started by ``pid``, their children and so on (from /proc)."""
+    parents: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        parents.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        children = parents.get(todo.pop(), [])
+        found += children
+        todo += children
+    return found
+
+
 def _stop(process: subprocess.Popen) -> None:
     """Interrupt the script's process group (its servers too; ``finally`` blocks stop emulators),
-    then kill what is left."""
+    then kill what is left, and the processes it started in their own sessions (an emulator whose
+    start was interrupted)."""
+    started = _descendants(process.pid)
     for sig, wait in ((signal.SIGINT, 15), (signal.SIGKILL, 10)):
         try:
             os.killpg(process.pid, sig)
         except ProcessLookupError:
-            return
+            break
         try:
             process.wait(wait)
-            return
+            break
         except subprocess.TimeoutExpired:
             continue
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        alive = [pid for pid in started if Path(f"/proc/{pid}").exists()]
+        for pid in alive:
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+        if alive:
+            time.sleep(3)
 
 
 def _tail(path: Path, lines: int = 1) -> str:
