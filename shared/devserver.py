@@ -33,8 +33,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def _mounts() -> dict[str, str]:
     """Each function's path -> its entry point, from the Api every function module declares."""
-    import main  # noqa: F401 - imports every function module, which declares its Api
+    import main
 
+    main.entry_points()  # imports every function module, which declares its Api
     return {api.base: api.function for api in http.APIS}
 
 
@@ -43,6 +44,7 @@ def _event_functions() -> dict[str, str]:
     server takes Pub/Sub pushes for it (``/_pubsub/<name>``). Production triggers them from a topic."""
     import main
 
+    main.entry_points()
     registry = functions_framework._function_registry.REGISTRY_MAP  # what the decorators registered
     return {f"{PUSH_PREFIX}/{name}": name for name in main.__all__ if registry.get(name) == "cloudevent"}
 

@@ -117,6 +117,7 @@ def functions() -> tuple[Function, ...]:
     import main
     from shared.http import APIS
 
+    main.entry_points()  # every Api declared, every decorator registered
     paths = {api.function: api.base for api in APIS}
     routes = {api.function: tuple(sorted({r.path for r in api.routes})) for api in APIS}
     config = serverless()

@@ -18,8 +18,10 @@ from pathlib import Path
 
 import pytest
 
-import main  # noqa: F401 - declares every function's Api
+import main
 from shared.http import APIS
+
+main.entry_points()  # every function's Api declared
 
 ROOT = Path(__file__).resolve().parents[2]
 MATCHER = ROOT / "node_modules" / "superstatic" / "lib" / "utils" / "patterns.js"

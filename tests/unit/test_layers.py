@@ -10,11 +10,14 @@
 from __future__ import annotations
 
 import ast
+import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from main import MODULES
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -92,6 +95,7 @@ def test_pillow_is_imported_only_by_the_upload_modes_and_the_renderer():
 import os, sys, tempfile
 os.environ.update(DATA_DIR=tempfile.mkdtemp(), DISPATCHER="none", LOAD_HOST_METRICS="false")
 import main
+main.entry_points()
 from werkzeug.test import Client
 from functions_framework import create_app
 def client(target):
@@ -105,3 +109,46 @@ print(sorted(m for m in sys.modules if m == "PIL" or m.startswith("PIL.") or m =
     out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+COLD_PATH = """
+import json, os, sys
+from werkzeug.test import Client
+from functions_framework import create_app
+target, method, path = sys.argv[1:4]
+app = create_app(target=target, source=os.path.join(os.getcwd(), "main.py"), signature_type="http")
+answer = Client(app).open(path, method=method, json={"prompt": "a fox"} if method == "POST" else None)
+assert answer.status_code in (200, 202), answer.get_data()
+print(json.dumps(sorted(sys.modules)))
+"""
+# Never on the cold path of these functions with the embedded default (SQLite, local provider, anonymous
+# caller): Firebase and Google's clients, an HTTP client, Pillow, PyAV, S3.
+HEAVY = ("firebase_admin", "google.auth", "google.cloud.firestore", "google.cloud.tasks_v2", "grpc", "requests")
+HEAVY += ("httpx", "PIL", "av", "boto3", "botocore")
+COLD_STARTS = {
+    "health": ("GET", "/api/v1/health", ("shared.services.jobs", "shared.jobs", "shared.media", "shared.identity")),
+    "jobs": ("GET", "/api/v1/jobs", ("shared.services.text",)),
+    "generate_text_to_image": ("POST", "/api/v1/generate/text-to-image", ("shared.services.text",)),
+    "generate_text": ("POST", "/api/v1/generate/text", ("shared.services.jobs", "shared.jobs", "shared.media")),
+}
+
+
+@pytest.mark.parametrize("target", sorted(COLD_STARTS))
+def test_a_function_imports_only_what_its_first_answer_needs(target, tmp_path):
+    """main.py imports only the target's module: no other function's module or handlers, nothing heavy
+    the first answer does not use (cold start; bench/coldstart.py measures it)."""
+    method, path, not_needed = COLD_STARTS[target]
+    env = {"PATH": "/usr/bin:/bin", "DATA_DIR": str(tmp_path), "DISPATCHER": "none", "LOAD_HOST_METRICS": "false"}
+    env.update(STORE="sqlite", LOG_LEVEL="WARNING")
+    out = subprocess.run(
+        [sys.executable, "-c", COLD_PATH, target, method, path], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    loaded = json.loads(out.stdout.strip().splitlines()[-1])
+    main_module = f"functions.{MODULES[target]}"
+    loaded_heavy = [m for m in loaded if any(m == h or m.startswith(h + ".") for h in (*HEAVY, *not_needed))]
+    other_functions = [m for m in loaded if m.startswith("functions.") and m != main_module]
+    assert loaded_heavy == [] and other_functions == []
+    if target == "health":
+        handlers = {m for m in loaded if m.startswith("shared.api.")}
+        assert handlers == {"shared.api.health", "shared.api.views"}
