@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import time
 import uuid
@@ -44,19 +45,23 @@ def missing_requirements() -> str | None:
 
 
 class FirestoreEmulator:
-    def __init__(self, log_path: Path, startup_timeout: float = 90.0) -> None:
-        self.port = free_port()
+    def __init__(self, log_path: Path, startup_timeout: float = 90.0, port: int | None = None) -> None:
+        self.port = port or free_port()
         self.host = f"127.0.0.1:{self.port}"
         self.log_path = log_path
+        self.startup_timeout = startup_timeout
         self._log = open(log_path, "wb")  # noqa: SIM115
+        self._start()
+
+    def _start(self, *extra: str) -> None:
         self.process = subprocess.Popen(
-            ["gcloud", "emulators", "firestore", "start", f"--host-port={self.host}", "--quiet"],
+            ["gcloud", "emulators", "firestore", "start", f"--host-port={self.host}", "--quiet", *extra],
             stdout=self._log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,  # its own process group: gcloud -> script -> java all stop together
         )
-        deadline = time.monotonic() + startup_timeout
+        deadline = time.monotonic() + self.startup_timeout
         while True:
             if self.process.poll() is not None:
                 raise RuntimeError(f"the Firestore emulator exited:\n{self.output()}")
@@ -67,11 +72,44 @@ class FirestoreEmulator:
                 pass
             if time.monotonic() > deadline:
                 self.stop()
-                raise RuntimeError(f"the Firestore emulator did not answer within {startup_timeout}s:\n{self.output()}")
+                raise RuntimeError(
+                    f"the Firestore emulator did not answer within {self.startup_timeout}s:\n{self.output()}"
+                )
             time.sleep(0.2)
 
+    def export(self, project: str, directory: Path) -> Path:
+        """Write ``project``'s documents to ``directory`` (the emulator's REST export); the returned
+        metadata file is what ``restart(import_data=...)`` loads."""
+        directory.mkdir(parents=True, exist_ok=True)
+        url = f"http://{self.host}/emulator/v1/projects/{project}:export"
+        body = {"database": f"projects/{project}/databases/(default)", "export_directory": str(directory)}
+        requests.post(url, json=body, timeout=60).raise_for_status()
+        return max(directory.glob("*/*.overall_export_metadata"), key=lambda found: found.stat().st_mtime)
+
+    def restart(self, import_data: Path | None = None) -> None:
+        """Stop the emulator (its documents are gone with it) and start it again on the same port,
+        loading an ``export`` when given."""
+        self.stop()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:  # java may hold the port a moment after gcloud exits
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+            except OSError:
+                break
+            time.sleep(0.2)
+        self._log = open(self.log_path, "ab")  # noqa: SIM115
+        self._start(*([f"--import-data={import_data}"] if import_data is not None else []))
+
+    def pause(self) -> None:
+        """Freeze the emulator (SIGSTOP): connections are accepted and never answered, a hung store."""
+        os.killpg(self.process.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        os.killpg(self.process.pid, signal.SIGCONT)
+
     def output(self) -> str:
-        self._log.flush()
+        if not self._log.closed:
+            self._log.flush()
         return self.log_path.read_text(errors="replace")[-4000:]
 
     def settings(self, **overrides: object) -> Settings:
@@ -92,6 +130,7 @@ class FirestoreEmulator:
     def stop(self) -> None:
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGTERM)
+            os.killpg(self.process.pid, signal.SIGCONT)  # a paused emulator stops too
             try:
                 self.process.wait(20)
             except subprocess.TimeoutExpired:
