@@ -223,14 +223,9 @@ class JobService:
 
     def snapshot(self, job: Job) -> JobSnapshot:
         now = self.clock.now()
-        position = eta_seconds = poll = None
-        if job.status is JobStatus.QUEUED:
-            position = self.store.position(job)
-            eta_seconds = eta.queued_eta(position, self.durations.average(job.mode), self.policy.concurrency)
-        elif job.status is JobStatus.RUNNING and job.started_at is not None:
-            eta_seconds = eta.running_eta(job.started_at, now, self.durations.average(job.mode))
-        if eta_seconds is not None:
-            poll = eta.poll_after(eta_seconds)
+        position = self.store.position(job) if job.status is JobStatus.QUEUED else None
+        eta_seconds = self.durations.eta(job, position, now, self.policy.concurrency)
+        poll = eta.poll_after(eta_seconds) if eta_seconds is not None else None
         key = (job.result or {}).get("key")
         url = self.media.url(key, now) if key else None
         return JobSnapshot(job, position, eta_seconds, poll, url)
