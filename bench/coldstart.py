@@ -9,10 +9,12 @@ in turn, so load on the machine falls on all of them alike; the figures are medi
 Every instance starts from an empty DATA_DIR (the embedded SQLite store is created on the first
 request, as on a new deployment's first instance).
 
-Bytecode: the project's modules are compiled at every start (PYTHONDONTWRITEBYTECODE=1), as on
-Cloud Functions, whose artifact has no __pycache__ (serverless.yml), and in the container (its
-Dockerfile sets PYTHONDONTWRITEBYTECODE). ``health, bytecode cached`` is the same start with
-every .pyc already written (PYTHONPYCACHEPREFIX): what shipping compiled bytecode would give.
+Each instance runs from a copy of what is deployed (main.py, functions/, shared/ with no __pycache__,
+as serverless.yml packages them) with PYTHONDONTWRITEBYTECODE=1: the project's modules are compiled
+at every start, as on a new Cloud Functions instance of that artifact and in the container (its
+Dockerfile sets PYTHONDONTWRITEBYTECODE); installed packages have their .pyc (pip writes them).
+``health, bytecode cached`` starts from a copy compiled beforehand (compileall): what shipping
+the project's bytecode would give.
 
 Also: RSS of the instance (gunicorn master + worker) after the first answer, and the CPU time it
 took to get there (less sensitive than wall time to other work on the machine).
@@ -25,6 +27,7 @@ from __future__ import annotations
 import argparse
 import io
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -55,11 +58,11 @@ class Case:
     method: str = "POST"
     body: str = "json"  # json, upload (multipart with a PNG) or none
     expect: int = 202
-    source: Path = ROOT / "main.py"
+    source: str = "main.py"  # in the artifact
 
 
 CASES = [
-    Case(HELLO, "hello", "/", "GET", "none", 200, ROOT / "bench" / "hello_main.py"),
+    Case(HELLO, "hello", "/", "GET", "none", 200, "hello_main.py"),
     Case("health", "health", "/api/v1/health", "GET", "none", 200),
     Case("generate_text_to_image", "generate_text_to_image", "/api/v1/generate/text-to-image"),
     Case("generate_image_to_image", "generate_image_to_image", "/api/v1/generate/image-to-image", body="upload"),
@@ -77,8 +80,23 @@ class Run:
     rss_mb: float
 
 
-def environment(cached_bytecode: Path | None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("FUNCTION_TARGET", "K_SERVICE", "PYTHONPYCACHEPREFIX")}
+def artifact(compiled: bool) -> Path:
+    """What Cloud Functions runs (serverless.yml's package): main.py, functions/ and shared/ with no
+    __pycache__, and the bare hello beside them; ``compiled`` writes every .pyc first (compileall)."""
+    root = Path(tempfile.mkdtemp(prefix="cold-src-"))
+    no_cache = shutil.ignore_patterns("__pycache__")
+    for folder in ("functions", "shared"):
+        shutil.copytree(ROOT / folder, root / folder, ignore=no_cache)
+    shutil.copy(ROOT / "main.py", root)
+    shutil.copy(ROOT / "bench" / "hello_main.py", root)
+    if compiled:
+        subprocess.run([sys.executable, "-m", "compileall", "-q", str(root)], check=True)
+    return root
+
+
+def environment() -> dict[str, str]:
+    drop = ("FUNCTION_TARGET", "K_SERVICE", "PYTHONPYCACHEPREFIX", "PYTHONPATH")
+    env = {k: v for k, v in os.environ.items() if k not in drop}
     env.update(
         DATA_DIR=tempfile.mkdtemp(prefix="cold-"),
         DISPATCHER="none",
@@ -86,11 +104,8 @@ def environment(cached_bytecode: Path | None) -> dict[str, str]:
         TIER_LIMITS=UNLIMITED,
         TEXT_TIER_LIMITS=UNLIMITED,
         LOAD_HOST_METRICS="false",
-        PYTHONDONTWRITEBYTECODE="1",
+        PYTHONDONTWRITEBYTECODE="1",  # an artifact without bytecode compiles it at every start
     )
-    if cached_bytecode is not None:
-        del env["PYTHONDONTWRITEBYTECODE"]
-        env["PYTHONPYCACHEPREFIX"] = str(cached_bytecode)
     return env
 
 
@@ -111,13 +126,21 @@ def usage(pid: int) -> tuple[float, float]:
     return cpu, sum(p.memory_info().rss for p in processes) / 1024 / 1024
 
 
-def cold(case: Case, cached_bytecode: Path | None = None) -> Run:
+def cold(case: Case, root: Path) -> Run:
     port = free_port()
-    args = [CLI, "--target", case.target, "--source", str(case.source), "--port", str(port), "--host", "127.0.0.1"]
+    args = [
+        CLI,
+        "--target",
+        case.target,
+        "--source",
+        str(root / case.source),
+        "--port",
+        str(port),
+        "--host",
+        "127.0.0.1",
+    ]
     started = time.perf_counter()
-    process = subprocess.Popen(
-        args, cwd=ROOT, env=environment(cached_bytecode), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
+    process = subprocess.Popen(args, cwd=root, env=environment(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         while True:
             try:
@@ -137,12 +160,12 @@ def cold(case: Case, cached_bytecode: Path | None = None) -> Run:
         process.wait(10)
 
 
-def rounds(cases: list[Case], count: int, cached_bytecode: Path | None = None) -> dict[str, list[Run]]:
+def rounds(cases: list[Case], count: int, root: Path) -> dict[str, list[Run]]:
     """``count`` rounds, each starting every case once in turn."""
     runs: dict[str, list[Run]] = {case.name: [] for case in cases}
     for _ in range(count):
         for case in cases:
-            runs[case.name].append(cold(case, cached_bytecode))
+            runs[case.name].append(cold(case, root))
     return runs
 
 
@@ -193,11 +216,12 @@ def resource_figures(runs: dict[str, list[Run]]) -> list[Figure]:
 
 
 def bytecode_figure(count: int) -> Figure:
-    """health against hello with every .pyc written beforehand (one warm-up start of each writes them)."""
-    pair = [CASES[0], CASES[1]]
-    with tempfile.TemporaryDirectory(prefix="cold-pyc-") as cache:
-        rounds(pair, 1, Path(cache))
-        runs = rounds(pair, count, Path(cache))
+    """health against hello, the artifact's .pyc written beforehand."""
+    root = artifact(compiled=True)
+    try:
+        runs = rounds(CASES[:2], count, root)
+    finally:
+        shutil.rmtree(root)
     hello = median(runs[HELLO], "seconds")
     return Figure(
         BENCH,
@@ -216,7 +240,11 @@ def main() -> None:
     add_json_argument(parser)
     args = parser.parse_args()
     count = 3 if args.quick else args.runs
-    runs = rounds(CASES, count)
+    root = artifact(compiled=False)
+    try:
+        runs = rounds(CASES, count, root)
+    finally:
+        shutil.rmtree(root)
     figures = [*cold_start_figures(runs), bytecode_figure(count), *resource_figures(runs)]
     emit(figures, args.json)
 
