@@ -171,6 +171,7 @@ class Settings(BaseSettings):
     # store
     store: Literal["sqlite", "firestore"] = "sqlite"
     sqlite_path: Path | None = None
+    sqlite_busy_timeout_seconds: float = Field(default=15.0, gt=0)  # a write waits this long for a lock, then 503
     firestore_project: str | None = None  # None: the ambient project (ADC), or a demo project on the emulator
     firestore_database: str = "(default)"
     firestore_prefix: str = Field(default="", pattern=r"^[A-Za-z0-9_-]*$")  # prepended to every collection name

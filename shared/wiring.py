@@ -55,7 +55,7 @@ class Gateway(OperationsWiring, AccountsWiring, MoneyWiring):  # + cleanup, back
         cipher = cipher_for(self.settings)  # users' provider keys (BYOK); loaded on first use
         if self.settings.store == "firestore":
             return open_firestore(self.settings, cipher)
-        return open_sqlite(self.settings.resolved_sqlite_path, cipher)
+        return open_sqlite(self.settings.resolved_sqlite_path, cipher, self.settings.sqlite_busy_timeout_seconds)
 
     @property
     def jobs(self) -> JobStore:

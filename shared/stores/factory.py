@@ -53,8 +53,9 @@ class Stores:
     ops: OpCounter | None = None  # store operations counted as billed (Firestore only)
 
 
-def open_sqlite(path: Path, cipher: KeyCipher | None = None) -> Stores:
-    """``cipher`` encrypts users' keys; by default a random key kept beside the database file."""
+def open_sqlite(path: Path, cipher: KeyCipher | None = None, busy_timeout_seconds: float = 15.0) -> Stores:
+    """``cipher`` encrypts users' keys; by default a random key kept beside the database file.
+    ``busy_timeout_seconds``: how long a write waits for another writer's lock before ``Contention``."""
     from shared.secretbox import file_cipher
     from shared.stores.sqlite.analytics import SqliteAnalyticsStore
     from shared.stores.sqlite.budgets import SqliteBudgetStore
@@ -69,7 +70,7 @@ def open_sqlite(path: Path, cipher: KeyCipher | None = None) -> Stores:
     from shared.stores.sqlite.user_keys import SqliteUserKeyStore
     from shared.stores.sqlite.users import SqliteUserStore
 
-    db = SqliteDatabase(path)
+    db = SqliteDatabase(path, busy_timeout_ms=round(busy_timeout_seconds * 1000))
     return Stores(
         jobs=SqliteJobStore(db),
         limiter=SqliteLimiterStore(db),

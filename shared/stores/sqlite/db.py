@@ -202,13 +202,16 @@ class SqliteDatabase:
         self._migrate()
 
     def _open(self) -> sqlite3.Connection:
+        new = not self.path.exists() or self.path.stat().st_size == 0
         conn = sqlite3.connect(
             self.path, isolation_level=None, check_same_thread=False, timeout=self._busy_timeout_ms / 1000
         )
         conn.row_factory = sqlite3.Row
         conn.execute(f"PRAGMA busy_timeout={self._busy_timeout_ms}")
-        # Before WAL: a new file is created with it (an existing one is converted by _migrate)
-        conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
+        if new:  # before WAL: a new file is created with it (an existing one is converted by _migrate)
+            # only then: on an existing file the pragma waits for the write lock, so a thread's
+            # first read would wait for (and fail on) another process's long write
+            conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA foreign_keys=ON")
@@ -218,7 +221,12 @@ class SqliteDatabase:
     def conn(self) -> sqlite3.Connection:
         local = self._local
         if getattr(local, "pid", None) != os.getpid():
-            local.conn = self._open()
+            try:
+                local.conn = self._open()
+            except sqlite3.OperationalError as exc:  # locked past busy_timeout: overloaded, as in write()
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise
+                raise Contention("the database") from None
             local.pid = os.getpid()
         return local.conn
 
