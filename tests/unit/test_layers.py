@@ -112,11 +112,12 @@ print(sorted(m for m in sys.modules if m == "PIL" or m.startswith("PIL.") or m =
 
 
 COLD_PATH = """
-import json, os, sys
+import gc, json, os, sys
 from werkzeug.test import Client
 from functions_framework import create_app
 target, method, path = sys.argv[1:4]
 app = create_app(target=target, source=os.path.join(os.getcwd(), "main.py"), signature_type="http")
+assert gc.isenabled(), "main.py turns the collector back on once the target is imported"
 answer = Client(app).open(path, method=method, json={"prompt": "a fox"} if method == "POST" else None)
 assert answer.status_code in (200, 202), answer.get_data()
 print(json.dumps(sorted(sys.modules)))
