@@ -20,6 +20,7 @@ their own transport on it).
 from __future__ import annotations
 
 import copy
+import json
 import logging
 import random
 import tempfile
@@ -34,6 +35,7 @@ import requests
 from shared.clock import Clock
 from shared.providers.base import ErrorKind, ProviderError
 from shared.providers.keys import KeyPool
+from shared.providers.origin import OriginTransport
 from shared.providers.safe_fetch import HostPolicy, Refused
 
 log = logging.getLogger("gateway.providers")
@@ -133,6 +135,7 @@ class VendorHttp:
         self.hosts = hosts
         self.base_url = hosts.base_url
         self.session = session
+        self.origin = OriginTransport(session)
         self.keys = keys
         self.auth = auth
         self.classify = classify
@@ -213,15 +216,24 @@ class VendorHttp:
         return error
 
     def _transmit(self, method: str, url: str, headers: dict[str, str], kwargs: dict[str, Any]) -> requests.Response:
-        """Prepare the call and hand it straight to the session's transport for ``url``.
+        """Send one call without ``Session.request``'s per-call work (merged environment and
+        cookie settings, hooks, redirect resolution: nothing a vendor call uses).
 
-        ``Session.request`` would merge environment and cookie settings, run hooks and resolve
-        redirects on every call: a third of the CPU of a proxied chat completion, for nothing a
-        vendor call uses (no cookies, no redirects, the proxy read once by ``vendor_session``).
+        JSON and body-less calls to the own origin go through ``OriginTransport`` (requests' own
+        pool, no adapter or cookie work); others (multipart, a proxy, a test's transport) are
+        prepared and handed to the session's transport for ``url``.
         """
         unknown = kwargs.keys() - _BODY_ARGUMENTS
         if unknown:
             raise TypeError(f"unsupported request arguments: {sorted(unknown)}")
+        stream = bool(kwargs.get("stream"))
+        plain = kwargs.get("files") is None and kwargs.get("data") is None
+        if plain and self.origin.usable(url):
+            body = kwargs.get("json")
+            if body is not None:
+                headers = {**headers, "Content-Type": "application/json"}
+            data = None if body is None else json.dumps(body, allow_nan=False).encode("utf-8")
+            return self.origin.send(method, url, headers, data, self.timeout, stream)
         prepared = requests.PreparedRequest()
         prepared.prepare(
             method=method,
@@ -231,7 +243,6 @@ class VendorHttp:
             data=kwargs.get("data"),
             json=kwargs.get("json"),
         )
-        stream = bool(kwargs.get("stream"))
         session = self.session
         response = session.get_adapter(url).send(
             prepared,
