@@ -26,6 +26,7 @@ DEFAULT_SECONDS = {
 }
 MIN_SAMPLES = 5  # clip runs needed before a video's run is scaled to its length
 EMPTY_TTL = 15.0  # a mode with no runs at all (a new site) is looked up again this soon, not after the TTL
+HEAD_GRACE = 1.0  # a job at the head of the queue this long after its submit is waiting for a worker
 MIX_JOBS = 64  # the queue's mix of modes: the last this many distinct jobs seen waiting or running
 SEEN_RUNS = 256  # finished jobs remembered, so a job polled twice counts once
 MAX_RUNS = 64  # runs kept per mode (the moving average hardly weighs older ones)
@@ -71,16 +72,18 @@ def moving_average(durations: list[float], default: float) -> float:
     return total / norm
 
 
-def queued_eta(position: int, own: float, concurrency: int, ahead: float | None = None) -> float:
+def queued_eta(
+    position: int, own: float, concurrency: int, ahead: float | None = None, *, waited: bool = False
+) -> float:
     """Seconds until a job with ``position`` queued jobs ahead of it is done.
 
     Busy workers finish a job every ``ahead / concurrency`` seconds (``ahead``: the mean run of the
     jobs ahead, ``own`` by default), the first about half of that from now: the job starts after
-    ``position + 1`` of them (none to wait for at the head of the queue: a worker may be free),
-    then runs ``own`` seconds.
+    ``position + 1`` of them, then runs ``own`` seconds. At the head of the queue a just-submitted
+    job may find a free worker (no wait); one that has ``waited`` there finds them all busy.
     """
     step = (own if ahead is None else ahead) / max(concurrency, 1)
-    wait = (position + 0.5) * step if position else 0.0
+    wait = (position + 0.5) * step if position or waited else 0.0
     return round(wait + own, 1)
 
 
@@ -191,7 +194,8 @@ class DurationCache:
         self.observe(job)
         if job.status is JobStatus.QUEUED:
             own = moving_average(self.runs_for(job), DEFAULT_SECONDS[job.mode])
-            return queued_eta(position or 0, own, concurrency, self.mix_average())
+            waited = now - job.created_at > HEAD_GRACE
+            return queued_eta(position or 0, own, concurrency, self.mix_average(), waited=waited)
         if job.status is JobStatus.RUNNING and job.started_at is not None:
             return running_eta(job.started_at, now, self.runs_for(job), DEFAULT_SECONDS[job.mode])
         return None

@@ -36,6 +36,7 @@ def test_moving_average_weights_recent_runs_most():
 
 def test_queued_eta_drains_the_jobs_ahead_through_the_workers():
     assert eta.queued_eta(0, 4.0, 2) == 4.0  # at the head: a worker may be free, then its own run
+    assert eta.queued_eta(0, 4.0, 2, waited=True) == 5.0  # still at the head later: the workers are busy
     assert eta.queued_eta(1, 4.0, 2) == 7.0  # one ahead: 1.5 finishes of 2 workers (2 s apart), then 4 s
     assert eta.queued_eta(9, 3.0, 1) == 31.5
     behind_videos = eta.queued_eta(8, 2.0, 4, ahead=10.0)
@@ -115,6 +116,8 @@ def test_a_queued_job_waits_for_the_mix_of_modes_ahead_of_it():
     assert behind_videos == round((3 + 0.5) * (3 * 10.0 + 2.0) / 4 + 2.0, 1)
     only_images = eta.DurationCache(Loads({T2I: [2.0] * 5}), lambda: 0.0, ttl=300)
     assert only_images.eta(image, 3, 0.0, 1) == 9.0
+    assert only_images.eta(image, 0, 0.5, 1) == 2.0  # just submitted, at the head
+    assert only_images.eta(image, 0, 5.0, 1) == 3.0  # at the head for a while: waits for a worker
     assert cache.eta(_finished(10, T2I, 1.0), None, 0.0, 1) is None
 
 
