@@ -36,6 +36,7 @@ from tests.fakes.dashscope import DashScopeFake
 
 BENCH = "eta"
 WORKERS = 4
+WARM_UP = 20  # jobs run before measuring: a few clip lengths of each video mode
 MODES = {  # mode -> share of the traffic
     "text-to-image": 0.35,
     "image-to-image": 0.15,
@@ -163,7 +164,7 @@ def run(url: str, bursts: int, size: int, gap: float, seed: int) -> list[Tracked
     session = requests.Session()
     jobs: list[Tracked] = []
     due: list[tuple[float, int, Tracked]] = []
-    burst(session, url, jobs, 12, ctx, due, measured=False)
+    burst(session, url, jobs, WARM_UP, ctx, due, measured=False)
     drain(session, url, due, 0)
     for _ in range(bursts):
         burst(session, url, jobs, size, ctx, due, measured=True)
@@ -235,7 +236,7 @@ def report(jobs: list[Tracked]) -> list[Figure]:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--quick", action="store_true", help="3 bursts of 16 jobs (under a minute)")
+    parser.add_argument("--quick", action="store_true", help="3 bursts of 20 jobs (under a minute)")
     parser.add_argument("--bursts", type=int, default=6)
     parser.add_argument("--size", type=int, default=20, help="jobs per burst")
     parser.add_argument("--gap", type=float, default=5.0, help="seconds between bursts")
@@ -243,7 +244,7 @@ def main() -> None:
     add_json_argument(parser)
     args = parser.parse_args()
     if args.quick:
-        args.bursts, args.size = 3, 16
+        args.bursts, args.size = 3, 20
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # the fake vendor's request lines
     fake = TimedDashScope().start()
     fake.polls_to_run = fake.polls_to_finish = 0
