@@ -9,7 +9,10 @@ connections if it is installed (Debian package ``wrk``), else 8 Python threads. 
 gateway's processes' CPU time per request over the latency run. Prints the added latency, and
 ``v1`` against ``text`` as ratios. The response cache is off (every request is identical); set
 TEXT_CACHE_TTL_SECONDS=3600 to measure cache hits instead. Traffic goes only to 127.0.0.1.
-Run: .venv/bin/python bench/chat_proxy.py [--count 400] [--seconds 5] [--routes text,v1]
+The same is measured in the same run for ``--baseline-ref`` (a git worktree of the commit before
+issue 16's work, same venv and upstream): the targets are ratios to it, and CPU per request
+is also compared with a bare functions-framework hello (the floor no function goes under).
+Run: .venv/bin/python bench/chat_proxy.py [--quick] [--count 400] [--seconds 5] [--routes text,v1] [--json PATH]
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ import time
 from pathlib import Path
 
 import requests
-from common import ROOT, latency, start, throughput
+from common import ROOT, Figure, add_json_argument, emit, latency, start, throughput
 
 BIN = Path(sys.executable).parent
 BODY = {"messages": [{"role": "user", "content": "Say something short."}], "max_tokens": 16}
@@ -95,45 +98,44 @@ def measure(gateway: subprocess.Popen, url: str, body: dict, args: argparse.Name
     return figures
 
 
-def report(direct: dict[str, float], routes: dict[str, dict[str, float]]) -> None:
-    print(f"{'path':<36}{'p50 ms':>9}{'p99 ms':>9}{'added p50':>11}{'CPU ms/req':>12}{'req/s (8 conc.)':>17}")
-    rows = [("upstream direct", direct, "", "")]
-    for name, f in routes.items():
-        rows.append(
-            (f"gateway {name} {ROUTES[name][1]}", f, f"{f['p50_ms'] - direct['p50_ms']:+.2f}", f"{f['cpu_ms']:.2f}")
-        )
-    for label, f, added, cpu in rows:
-        print(f"{label:<36}{f['p50_ms']:>9.2f}{f['p99_ms']:>9.2f}{added:>11}{cpu:>12}{f['rate']:>17.0f}")
-    for name, f in routes.items():
-        ratio = f["rate"] / direct["rate"]
-        print(f"{name}: added latency p50 {f['p50_ms'] - direct['p50_ms']:+.2f} ms; throughput vs direct {ratio:.2f}")
-    if {"text", "v1"} <= set(routes):
-        text, v1 = routes["text"], routes["v1"]
-        print(
-            f"v1 vs text: p50 {v1['p50_ms'] / text['p50_ms']:.2f}x (added {v1['p50_ms'] - text['p50_ms']:+.2f} ms), "
-            f"CPU per request {v1['cpu_ms'] / text['cpu_ms']:.2f}x, throughput {v1['rate'] / text['rate']:.2f}x"
-        )
+BASELINE_REF = "1a3a777"  # main before issue 16's work: the "today" of its targets
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--count", type=int, default=400)
-    parser.add_argument("--seconds", type=float, default=5.0)
-    parser.add_argument("--routes", default="text,v1", help="comma-separated: text, v1")
-    args = parser.parse_args()
-    wanted = [r.strip() for r in args.routes.split(",") if r.strip()]
-    sys.path.insert(0, str(ROOT))
-    from tests.helpers import free_port
+def baseline_tree(ref: str) -> Path | None:
+    """A detached worktree of ``ref`` (same venv, same upstream), or None when git can't make one."""
+    tree = Path(tempfile.mkdtemp(prefix="bench-baseline-")) / "tree"
+    done = subprocess.run(
+        ["git", "worktree", "add", "--detach", "-f", str(tree), ref], cwd=ROOT, capture_output=True, text=True
+    )
+    return tree if done.returncode == 0 else None
 
-    up_port = free_port()
-    upstream = subprocess.Popen(
-        [str(BIN / "gunicorn"), "-w", "1", "--threads", "8", "-b", f"127.0.0.1:{up_port}", "bench.fast_upstream:app"],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    up_url = f"http://127.0.0.1:{up_port}/v1"
-    wait_until_up(f"{up_url}/models")
+
+def drop_tree(tree: Path | None) -> None:
+    if tree is not None:
+        subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT, capture_output=True)
+
+
+def serve(target: str, source: Path, env: dict[str, str], health: str) -> tuple[subprocess.Popen, str]:
+    """One gateway as Cloud Functions runs it: the functions-framework CLI (gunicorn, 1 worker, 8 threads)."""
+    cli = [str(BIN / "functions-framework"), "--target", target, "--source", str(source), "--host", "127.0.0.1"]
+    return start(cli, {**env, "PYTHONPATH": str(source.parent)}, health)  # the source's own tree first on the path
+
+
+def hello_floor(args: argparse.Namespace) -> float:
+    """CPU per request of a bare functions-framework hello: what no function can go under."""
+    process, url = serve("hello", ROOT / "bench" / "hello_main.py", {}, "/")
+    try:
+        before = cpu_seconds(process.pid)
+        latency(lambda session: session.get(url + "/").raise_for_status(), args.count)
+        return (cpu_seconds(process.pid) - before) * 1000 / (args.count + min(50, args.count))
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def gateway_env(up_url: str) -> dict[str, str]:
     limits = "anonymous=100000000,registered=100000000,donor=100000000"
-    env = {
+    return {
         "DATA_DIR": tempfile.mkdtemp(prefix="bench-proxy-"),
         "LOG_LEVEL": "WARNING",
         "DISPATCHER": "none",
@@ -152,7 +154,92 @@ def main() -> None:
         "TEXT_CACHE_TTL_SECONDS": os.environ.get("TEXT_CACHE_TTL_SECONDS", "0"),
         "LOAD_HOST_METRICS": "false",
     }
-    gateways: list[subprocess.Popen] = []
+
+
+def measure_route(tree: Path, name: str, up_url: str, args: argparse.Namespace) -> dict[str, float]:
+    target, path, body = ROUTES[name]
+    gateway, gw_url = serve(
+        target, tree / "main.py", gateway_env(up_url), "/api/v1/health" if name == "text" else "/v1/models"
+    )
+    try:
+        return measure(gateway, f"{gw_url}{path}", body, args)
+    finally:
+        gateway.terminate()
+        gateway.wait(10)
+
+
+def figures_for(
+    name: str, now: dict[str, float], today: dict[str, float] | None, direct: dict[str, float]
+) -> list[Figure]:
+    label, ref = f"{ROUTES[name][1]}", f"today ({BASELINE_REF})"
+    added = now["p50_ms"] - direct["p50_ms"]
+    added_today = today["p50_ms"] - direct["p50_ms"] if today else None
+    cpu_note = (
+        "The functions-framework server (gunicorn gthread + Flask) costs about the hello floor on every "
+        "request; what is left is one vendor call through requests/urllib3 and one limiter transaction "
+        "(see README, Benchmarks: where the time goes)."
+    )
+    return [
+        Figure(
+            "chat_proxy",
+            f"{name}: CPU per request, {label}",
+            now["cpu_ms"],
+            "ms",
+            ref,
+            today["cpu_ms"] if today else None,
+            "<= 1.2",
+            note=cpu_note,
+        ),
+        Figure(
+            "chat_proxy",
+            f"{name}: CPU per request vs today",
+            now["cpu_ms"],
+            "ms",
+            ref,
+            today["cpu_ms"] if today else None,
+            "<= 0.5",
+            on_ratio=True,
+            note=cpu_note,
+        ),
+        Figure(
+            "chat_proxy",
+            f"{name}: throughput, 1 worker, 8 connections",
+            now["rate"],
+            "req/s",
+            ref,
+            today["rate"] if today else None,
+            ">= 2",
+            on_ratio=True,
+            note="Throughput of one worker is bound by its CPU per request under the GIL: it follows that figure.",
+        ),
+        Figure("chat_proxy", f"{name}: added p50 over the upstream", added, "ms", ref, added_today, "<= 1.5"),
+        Figure("chat_proxy", f"{name}: p99", now["p99_ms"], "ms", ref, today["p99_ms"] if today else None),
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--count", type=int, default=400)
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--routes", default="text,v1", help="comma-separated: text, v1")
+    parser.add_argument("--baseline-ref", default=BASELINE_REF, help="the commit measured as 'today' ('' to skip)")
+    parser.add_argument("--quick", action="store_true", help="fewer requests, shorter throughput runs")
+    add_json_argument(parser)
+    args = parser.parse_args()
+    if args.quick:
+        args.count, args.seconds = min(args.count, 200), min(args.seconds, 3.0)
+    wanted = [r.strip() for r in args.routes.split(",") if r.strip()]
+    sys.path.insert(0, str(ROOT))
+    from tests.helpers import free_port
+
+    up_port = free_port()
+    upstream = subprocess.Popen(
+        [str(BIN / "gunicorn"), "-w", "1", "--threads", "8", "-b", f"127.0.0.1:{up_port}", "bench.fast_upstream:app"],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    up_url = f"http://127.0.0.1:{up_port}/v1"
+    wait_until_up(f"{up_url}/models")
+    tree = baseline_tree(args.baseline_ref) if args.baseline_ref else None
     try:
         direct_url = f"{up_url}/chat/completions"
         direct_body = {**BODY, "model": "bench-model"}
@@ -160,31 +247,38 @@ def main() -> None:
         def direct(session):
             session.post(direct_url, json=direct_body).raise_for_status()
 
-        figures = latency(direct, args.count)
-        figures["rate"] = wrk_rate(direct_url, direct_body, args.seconds) or throughput(direct, args.seconds, 8)
+        figures_direct = latency(direct, args.count)
+        figures_direct["rate"] = wrk_rate(direct_url, direct_body, args.seconds) or throughput(direct, args.seconds, 8)
+        floor = hello_floor(args)
         measured: dict[str, dict[str, float]] = {}
+        today: dict[str, dict[str, float]] = {}
         for name in wanted:  # one gateway at a time: the others do not share the two cores meanwhile
-            target, path, body = ROUTES[name]
-            command = [
-                str(BIN / "functions-framework"),
-                "--target",
-                target,
-                "--source",
-                "main.py",
-                "--host",
-                "127.0.0.1",
-            ]
-            gateway, gw_url = start(command, env, "/api/v1/health" if name == "text" else "/v1/models")
-            gateways.append(gateway)
-            measured[name] = measure(gateway, f"{gw_url}{path}", body, args)
-            gateway.terminate()
-            gateway.wait(10)
-        report(figures, measured)
+            if tree is not None:
+                today[name] = measure_route(tree, name, up_url, args)
+            measured[name] = measure_route(ROOT, name, up_url, args)
+        report(figures_direct, measured, today, floor)
+        figures = [f for name in wanted for f in figures_for(name, measured[name], today.get(name), figures_direct)]
+        figures.append(Figure("chat_proxy", "functions-framework hello: CPU per request (the floor)", floor, "ms"))
+        emit(figures, args.json)
     finally:
-        for process in (*gateways, upstream):
-            if process.poll() is None:
-                process.terminate()
-                process.wait(10)
+        drop_tree(tree)
+        upstream.terminate()
+        upstream.wait(10)
+
+
+def report(
+    direct: dict[str, float], routes: dict[str, dict[str, float]], today: dict[str, dict[str, float]], floor: float
+) -> None:
+    print(f"{'path':<44}{'p50 ms':>9}{'p99 ms':>9}{'added p50':>11}{'CPU ms/req':>12}{'req/s (8 conc.)':>17}")
+    rows = [("upstream direct", direct, "", "")]
+    for name, f in routes.items():
+        for who, figures in (("today", today.get(name)), ("now", f)):
+            if figures is not None:
+                added = f"{figures['p50_ms'] - direct['p50_ms']:+.2f}"
+                rows.append((f"{who} {name} {ROUTES[name][1]}", figures, added, f"{figures['cpu_ms']:.2f}"))
+    for label, f, added, cpu in rows:
+        print(f"{label:<44}{f['p50_ms']:>9.2f}{f['p99_ms']:>9.2f}{added:>11}{cpu:>12}{f['rate']:>17.0f}")
+    print(f"functions-framework hello: {floor:.2f} ms CPU per request (the floor under every function)")
 
 
 if __name__ == "__main__":
