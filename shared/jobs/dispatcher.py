@@ -139,7 +139,11 @@ class InProcessDispatcher:
         """Claim queued jobs while there are free slots; False when the queue was empty."""
         assert self._pool is not None
         while not self._stopping.is_set() and self._slots.acquire(blocking=False):
-            job = self.store.claim_next(self.worker, self.clock.now(), self.lease_seconds)
+            try:
+                job = self.store.claim_next(self.worker, self.clock.now(), self.lease_seconds)
+            except BaseException:
+                self._slots.release()  # a store that failed (down, locked) must not keep the slot for good
+                raise
             if job is None:
                 self._slots.release()
                 return False
