@@ -176,6 +176,7 @@ class Settings(BaseSettings):
     firestore_database: str = "(default)"
     firestore_prefix: str = Field(default="", pattern=r"^[A-Za-z0-9_-]*$")  # prepended to every collection name
     firestore_emulator_host: str | None = None  # the client library reads FIRESTORE_EMULATOR_HOST itself
+    firestore_timeout_seconds: float = Field(default=10.0, gt=0)  # one operation, retries included, then 503
     firestore_limiter_ttl_seconds: float = Field(default=7 * 86400, gt=0)  # idle limiter state lives this long
 
     # media

@@ -206,6 +206,17 @@ class UnreadableKey(Exception):
         self.provider = provider
 
 
+class StoreUnavailable(Exception):
+    """A store could not be reached in time (down, hung, overloaded): the HTTP edge answers 503.
+
+    Unlike ``Contention``, a write that timed out may still have been applied.
+    """
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"{what} did not answer in time")
+        self.what = what
+
+
 class Contention(Exception):
     """A store could not record a change: too many concurrent writers, or a lock held too long.
 

@@ -24,7 +24,7 @@ from werkzeug.routing import Map, RequestRedirect, Rule
 
 from shared import browser, errors
 from shared.config import Settings
-from shared.domain import Contention
+from shared.domain import Contention, StoreUnavailable
 from shared.logging import log_fields, redact_path, request_id_var, trace_var
 from shared.meter import METER
 from shared.models import ErrorEnvelope
@@ -132,6 +132,9 @@ class Api:
         except Contention:  # a store could not record a change now: nothing changed, retry soon
             busy = errors.ServerBusy("The service is very busy right now. Please try again in a moment.", retry_after=2)
             response = error_response(busy, rid, self.error_body)
+        except StoreUnavailable:  # the database is down or hung: retry in a little while
+            down = errors.ServerBusy("The service is briefly unavailable. Please try again shortly.", retry_after=5)
+            response = error_response(down, rid, self.error_body)
         except Exception:  # the last line of defence: log the stack, answer the envelope
             log.exception("unhandled error")
             response = error_response(errors.AppError(), rid, self.error_body)

@@ -112,6 +112,7 @@ def open_firestore(settings: Settings, cipher: KeyCipher | None = None) -> Store
         settings.firestore_database,
         settings.firestore_prefix,
         settings.firestore_emulator_host,
+        settings.firestore_timeout_seconds,
     )
     limiter = FirestoreLimiterStore(db, settings.firestore_limiter_ttl_seconds)
     budgets = FirestoreBudgetStore(db)

@@ -23,6 +23,9 @@ Each fault is made for real, never mocked, while jobs are accepted and running:
 
 from __future__ import annotations
 
+import io
+import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -33,8 +36,12 @@ from pathlib import Path
 
 import pytest
 import requests
+from PIL import Image
 
+from shared.media import LocalMediaStore
 from tests.e2e.server import DevServer
+from tests.fakes.stability import StabilityFake
+from tests.firestore_emulator import HOW_TO_INSTALL, FirestoreEmulator, missing_requirements
 
 pytestmark = pytest.mark.slow
 T2I = "/api/v1/generate/text-to-image"
@@ -70,11 +77,36 @@ def assert_busy(answer: requests.Response) -> None:
     assert "Traceback" not in answer.text and 'File "' not in answer.text
 
 
-def settle(server: DevServer, job_ids: list[str], timeout: float = 40) -> dict[str, dict]:
-    """Each job's final answer, waited for with a bounded deadline."""
-    finals = {job_id: server.wait_for(job_id, FINAL, timeout) for job_id in job_ids}
-    assert {job_id: body["status"] for job_id, body in finals.items()} == dict.fromkeys(job_ids, "succeeded"), finals
+def settle(server: DevServer, job_ids: list[str], timeout: float = 45) -> dict[str, dict]:
+    """Each job's final answer, polled as the site does (a 503 on the way is a clear one), waited
+    for with a bounded deadline; every job must have succeeded."""
+    finals: dict[str, dict] = {}
+    deadline = time.monotonic() + timeout
+    while len(finals) < len(job_ids) and time.monotonic() < deadline:
+        for job_id in set(job_ids) - set(finals):
+            answer = poll(server, job_id)
+            if answer.status_code == 503:
+                assert_busy(answer)
+            elif answer.json()["status"] in FINAL:
+                finals[job_id] = answer.json()
+        time.sleep(0.2)
+    assert {job_id: body["status"] for job_id, body in finals.items()} == dict.fromkeys(job_ids, "succeeded"), (
+        finals,
+        server.output(),
+    )
     return finals
+
+
+def eventually_accepted(server: DevServer, prompt: str, timeout: float = 30) -> str:
+    """A submit, repeated after each clear 503 (a store coming back), until accepted."""
+    deadline = time.monotonic() + timeout
+    while True:
+        answer = submit(server, prompt)
+        if answer.status_code != 503 or time.monotonic() > deadline:
+            assert answer.status_code == 202, answer.text
+            return str(answer.json()["job_id"])
+        assert_busy(answer)
+        time.sleep(0.5)
 
 
 def assert_kept(server: DevServer, finals: dict[str, dict]) -> None:
@@ -118,7 +150,13 @@ def locked(database: Path) -> Iterator[None]:
 
 
 def test_a_sqlite_file_locked_past_busy_timeout_answers_503_then_recovers(tmp_path: Path) -> None:
-    server = DevServer(tmp_path, SQLITE_BUSY_TIMEOUT_SECONDS="0.5", LOCAL_DELAY_SECONDS="1", **COMMON)
+    server = DevServer(
+        tmp_path,
+        SQLITE_BUSY_TIMEOUT_SECONDS="0.5",
+        LOCAL_DELAY_SECONDS="1",
+        WORKER_CONCURRENCY="1",  # one worker slot: a claim that meets the lock must give it back
+        **COMMON,
+    )
     try:
         done = accepted(server, "a fox before the lock")
         assert server.wait_for(done, FINAL)["status"] == "succeeded"
@@ -136,3 +174,135 @@ def test_a_sqlite_file_locked_past_busy_timeout_answers_503_then_recovers(tmp_pa
             assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     finally:
         assert server.stop() == 0, server.output()
+
+
+# -- Firestore: the database hung, then stopped and restarted ---------------------------------------
+
+PROJECT = "demo-store-faults"
+
+
+@pytest.fixture
+def emulator(tmp_path: Path) -> Iterator[FirestoreEmulator]:
+    """An emulator of this test's own: the session one serves other tests meanwhile."""
+    problem = missing_requirements()
+    if problem is not None:
+        pytest.fail(f"{problem} {HOW_TO_INSTALL}", pytrace=False)
+    emulator = FirestoreEmulator(tmp_path / "emulator.log")
+    try:
+        yield emulator
+    finally:
+        emulator.stop()
+
+
+@contextmanager
+def held_still(server: DevServer) -> Iterator[None]:
+    """The server is frozen (SIGSTOP) for the block, its calls already sent answered first."""
+    server.process.send_signal(signal.SIGSTOP)
+    try:
+        time.sleep(0.5)
+        yield
+    finally:
+        server.process.send_signal(signal.SIGCONT)
+
+
+def assert_served(server: DevServer, finals: dict[str, dict]) -> None:
+    for body in finals.values():
+        media = requests.get(server.url + body["result"]["url"], timeout=10)
+        assert media.status_code == 200, media.text
+        assert Image.open(io.BytesIO(media.content)).format == "PNG"
+
+
+def test_firestore_hung_then_restarted_answers_503_loses_no_job(emulator: FirestoreEmulator, tmp_path: Path) -> None:
+    server = DevServer(
+        tmp_path,
+        STORE="firestore",
+        FIRESTORE_EMULATOR_HOST=emulator.host,
+        FIRESTORE_PROJECT=PROJECT,
+        FIRESTORE_TIMEOUT_SECONDS="2",  # a loaded machine answers in time, a hung store is told soon
+        LOCAL_DELAY_SECONDS="0.5",  # one job runs, the others wait in the queue through the outages
+        WORKER_CONCURRENCY="1",
+        **COMMON,
+    )
+    try:
+        jobs = [accepted(server, f"a fox {n}") for n in range(2)]
+        emulator.pause()  # hung: connections accepted, never answered
+        try:
+            assert_busy(submit(server, "a fox while hung"))
+            assert_busy(poll(server, jobs[0]))
+        finally:
+            emulator.resume()
+        jobs += [eventually_accepted(server, f"a cat {n}") for n in range(2)]
+        with held_still(server):  # stopped, its documents kept (as Firestore keeps them)
+            export = emulator.export(PROJECT, tmp_path / "export")
+            emulator.stop()
+        assert_busy(submit(server, "a cat while down"))
+        assert_busy(poll(server, jobs[-1]))
+        emulator.restart(import_data=export)
+        finals = settle(server, jobs)  # none lost, no manual kick
+        finals.update(settle(server, [eventually_accepted(server, "a cat after the restart")]))
+        assert_kept(server, finals)
+        assert_served(server, finals)
+    finally:
+        assert server.stop() == 0, server.output()
+
+
+# -- The disk full while a result is stored ---------------------------------------------------------
+
+SIGNING_KEY = "store-faults-media-signing-key-0123456789"
+
+
+@contextmanager
+def small_tmpfs(path: Path, size: int) -> Iterator[Path]:
+    """A tmpfs of ``size`` bytes at ``path`` (mount needs root: skipped where it is refused)."""
+    path.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here (root only): {mounted.stderr.decode().strip()}")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=False)
+
+
+def noise_png(side: int) -> bytes:
+    out = io.BytesIO()
+    Image.frombytes("RGB", (side, side), os.urandom(side * side * 3)).save(out, format="PNG")
+    return out.getvalue()
+
+
+def test_a_full_disk_while_a_result_is_stored_fails_the_job_and_serves_no_half_file(tmp_path: Path) -> None:
+    result = noise_png(400)  # about 480 kB: noise does not compress
+    vendor = StabilityFake().start()
+    vendor.result_body = result
+    with small_tmpfs(tmp_path / "media", 4 * len(result)) as media:
+        server = DevServer(
+            tmp_path,
+            MEDIA_DIR=str(media),
+            MEDIA_SIGNING_KEY=SIGNING_KEY,
+            ROUTE_TEXT_TO_IMAGE="stability",
+            STABILITY_API_KEYS="good-key",
+            STABILITY_BASE_URL=vendor.url,
+            PRICES="stability/core=3",
+            **COMMON,
+        )
+        try:
+            before = settle(server, [accepted(server, "a fox before")])
+            filler = media / "filler"
+            free = os.statvfs(media).f_bavail * os.statvfs(media).f_frsize
+            filler.write_bytes(b"\0" * (free - len(result) // 2))  # room for half a result
+            full = accepted(server, "a fox on a full disk")
+            failed = server.wait_for(full, FINAL)
+            assert failed["status"] == "failed" and failed["result"] is None, failed
+            assert failed["error"]["message"] and "Traceback" not in str(failed), failed
+            key = f"outputs/{full}.png"  # where its result would be: nothing is served there
+            signer = LocalMediaStore(media, SIGNING_KEY.encode(), "/api/v1/media", 600)
+            assert requests.get(server.url + signer.url(key, time.time()), timeout=10).status_code == 404
+            assert sorted(p.name for p in (media / "outputs").iterdir()) == [f"{next(iter(before))}.png"]
+            filler.unlink()  # space again: the next result is stored whole
+            after = settle(server, [accepted(server, "a fox after")])
+            assert_kept(server, {full: failed})
+            for body in {**before, **after}.values():
+                assert requests.get(server.url + body["result"]["url"], timeout=10).content == result
+        finally:
+            assert server.stop() == 0, server.output()
+            vendor.stop()

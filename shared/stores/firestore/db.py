@@ -15,16 +15,19 @@ The stores never open transactions; ``transactions`` is there so that stays visi
 from __future__ import annotations
 
 import contextvars
+import functools
 import hashlib
 import math
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 from urllib.parse import quote
+
+from shared.domain import StoreUnavailable
 
 if TYPE_CHECKING:
     from google.cloud.firestore import Client, CollectionReference, DocumentReference, DocumentSnapshot, Query
@@ -94,6 +97,31 @@ def doc_id(key: str) -> str:
     return quoted
 
 
+@contextmanager
+def answered() -> Iterator[None]:
+    """Firestore not answering in time (down, hung, overloaded past the bounded retries) is
+    ``StoreUnavailable``: the HTTP edge answers 503 with Retry-After, background loops retry."""
+    from google.api_core.exceptions import DeadlineExceeded, ResourceExhausted, RetryError, ServiceUnavailable
+
+    try:
+        yield
+    except (DeadlineExceeded, ResourceExhausted, RetryError, ServiceUnavailable) as exc:
+        raise StoreUnavailable("Firestore") from exc
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _answered(method: Callable[P, R]) -> Callable[P, R]:
+    @functools.wraps(method)
+    def call(*args: P.args, **kwargs: P.kwargs) -> R:
+        with answered():
+            return method(*args, **kwargs)
+
+    return call
+
+
 def timestamp(seconds: float) -> datetime:
     """An epoch time as the Timestamp type a Firestore TTL policy needs."""
     return datetime.fromtimestamp(seconds, UTC)
@@ -106,8 +134,11 @@ class FirestoreDb:
         database: str = "(default)",
         prefix: str = "",
         emulator_host: str | None = None,
+        timeout_seconds: float = 10.0,
     ) -> None:
         self.project = project
+        self.timeout_seconds = timeout_seconds
+        self._deadline: dict[str, Any] | None = None
         self.database = database
         self.prefix = prefix
         self.emulator_host = emulator_host
@@ -138,18 +169,37 @@ class FirestoreDb:
             credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
         )
 
+    @property
+    def deadline(self) -> dict[str, Any]:
+        """``retry`` and ``timeout`` for every call: an unavailable database is retried for at most
+        ``timeout_seconds`` in all (the library's own defaults wait 60 to 300 s, then a 500)."""
+        if self._deadline is None:
+            from google.api_core.exceptions import ResourceExhausted, ServiceUnavailable
+            from google.api_core.retry import Retry, if_exception_type
+
+            retry = Retry(
+                predicate=if_exception_type(ResourceExhausted, ServiceUnavailable),  # what Commit retries
+                initial=0.1,
+                maximum=1.0,
+                timeout=self.timeout_seconds,
+            )
+            self._deadline = {"retry": retry, "timeout": self.timeout_seconds}
+        return self._deadline
+
     def collection(self, name: str) -> CollectionReference:
         return self.client.collection(self.prefix + name)
 
     # -- reads ---------------------------------------------------------------------------
 
+    @_answered
     def get(self, ref: DocumentReference) -> DocumentSnapshot:
-        snapshot = ref.get()
+        snapshot = ref.get(**self.deadline)
         self.ops.record(reads=1)
         return snapshot
 
+    @_answered
     def query(self, query: Query) -> list[DocumentSnapshot]:
-        found = list(query.stream())
+        found = list(query.stream(**self.deadline))
         self.ops.record(reads=max(len(found), 1))
         return found
 
@@ -164,37 +214,41 @@ class FirestoreDb:
         found = self.query(parent.where(filter=FieldFilter(FieldPath.document_id(), "in", refs)))
         return {snap.reference.path: snap for snap in found}
 
+    @_answered
     def count(self, query: Query) -> int:
-        result = query.count(alias="n").get()
+        result = query.count(alias="n").get(**self.deadline)
         value = int(result[0][0].value)
         self.ops.record(reads=max(math.ceil(value / 1000), 1))
         return value
 
+    @_answered
     def count_and_sum(self, query: Query, field: str) -> tuple[int, float]:
         """``count()`` and ``sum(field)`` of one query, in one aggregation (billed as one)."""
         from google.cloud.firestore_v1.aggregation import AggregationQuery
 
         aggregation = AggregationQuery(query)
         aggregation.count(alias="n").sum(field, alias="total")
-        values = {result.alias: result.value for result in aggregation.get()[0]}
+        values = {result.alias: result.value for result in aggregation.get(**self.deadline)[0]}
         count = int(values["n"])
         self.ops.record(reads=max(math.ceil(count / 1000), 1))
         return count, float(values["total"])
 
     # -- writes --------------------------------------------------------------------------
 
+    @_answered
     def create(self, ref: DocumentReference, data: dict[str, Any]) -> WriteResult | None:
         """Write a new document; None when one with this id exists."""
         from google.api_core.exceptions import AlreadyExists
 
         try:
-            result = ref.create(data)
+            result = ref.create(data, **self.deadline)
         except AlreadyExists:
             self.ops.record(conflicts=1)
             return None
         self.ops.record(writes=1)
         return result
 
+    @_answered
     def create_all(self, docs: list[tuple[DocumentReference, dict[str, Any]]]) -> bool:
         """Create several documents atomically (one batch); False when any exists already."""
         from google.api_core.exceptions import AlreadyExists
@@ -203,13 +257,14 @@ class FirestoreDb:
         for ref, data in docs:
             batch.create(ref, data)
         try:
-            batch.commit()
+            batch.commit(**self.deadline)
         except AlreadyExists:
             self.ops.record(conflicts=1)
             return False
         self.ops.record(writes=len(docs))
         return True
 
+    @_answered
     def update(self, ref: DocumentReference, data: dict[str, Any], since: datetime | None = None) -> WriteResult | None:
         """Update an existing document, only if unchanged ``since`` that update time when given.
 
@@ -218,35 +273,39 @@ class FirestoreDb:
 
         option = self.client.write_option(last_update_time=since) if since is not None else None
         try:
-            result = ref.update(data, option=option)
+            result = ref.update(data, option=option, **self.deadline)
         except (FailedPrecondition, NotFound):
             self.ops.record(conflicts=1)
             return None
         self.ops.record(writes=1)
         return result
 
+    @_answered
     def merge(self, ref: DocumentReference, data: dict[str, Any]) -> WriteResult:
         """Create or merge into a document (transforms such as ``Increment`` apply atomically)."""
-        result = ref.set(data, merge=True)
+        result = ref.set(data, merge=True, **self.deadline)
         self.ops.record(writes=1)
         return result
 
+    @_answered
     def put(self, ref: DocumentReference, data: dict[str, Any]) -> None:
-        ref.set(data)
+        ref.set(data, **self.deadline)
         self.ops.record(writes=1)
 
+    @_answered
     def delete(self, ref: DocumentReference, since: datetime | None = None) -> bool:
         from google.api_core.exceptions import FailedPrecondition, NotFound
 
         option = self.client.write_option(last_update_time=since) if since is not None else None
         try:
-            ref.delete(option=option)
+            ref.delete(option=option, **self.deadline)
         except (FailedPrecondition, NotFound):
             self.ops.record(conflicts=1)
             return False
         self.ops.record(deletes=1)
         return True
 
+    @_answered
     def delete_all(self, refs: list[DocumentReference], since: list[datetime | None] | None = None) -> list[bool]:
         """Delete documents that exist (and, with ``since``, are unchanged since those update
         times): which of them this call deleted. One batch (at most 500) when every precondition
@@ -265,7 +324,7 @@ class FirestoreDb:
         for ref, option in zip(refs, options, strict=True):
             batch.delete(ref, option=option)
         try:
-            batch.commit()
+            batch.commit(**self.deadline)
         except (FailedPrecondition, NotFound):
             self.ops.record(conflicts=1)
         else:
@@ -274,7 +333,7 @@ class FirestoreDb:
         done = []
         for ref, option in zip(refs, options, strict=True):
             try:
-                ref.delete(option=option)
+                ref.delete(option=option, **self.deadline)
             except (FailedPrecondition, NotFound):
                 self.ops.record(conflicts=1)
                 done.append(False)

@@ -16,7 +16,7 @@ from typing import Any
 
 from shared.analytics.records import AlertRecord, MetricsPoint
 from shared.domain import Job
-from shared.stores.firestore.db import FirestoreDb, doc_id, timestamp
+from shared.stores.firestore.db import FirestoreDb, answered, doc_id, timestamp
 from shared.stores.firestore.jobs import _to_job
 
 DAY = 86400.0
@@ -98,7 +98,8 @@ class FirestoreAlertStore:
         batch.delete(lock.reference, option=self.db.client.write_option(last_update_time=lock.update_time))
         batch.update(alert_ref, {**changes, "expire_at": timestamp(at + self.ttl_seconds + DAY)})
         try:
-            batch.commit()
+            with answered():
+                batch.commit(**self.db.deadline)
         except (FailedPrecondition, NotFound):  # another caller closed it first
             self.db.ops.record(conflicts=1)
             return None
