@@ -8,6 +8,7 @@ fake clock and ``install`` it, or call ``reset()`` after changing the environmen
 
 from __future__ import annotations
 
+import atexit
 import threading
 from dataclasses import dataclass
 from functools import cached_property
@@ -111,7 +112,7 @@ class Gateway(OperationsWiring, AccountsWiring, MoneyWiring):  # + cleanup, back
         return JobRunner(
             self.jobs, self.media, self.providers, self.clock, self.leases, self.user_keys, self.budget_service,
             analytics=self.analytics_service,
-        )
+        )  # fmt: skip
 
     @cached_property
     def dispatcher(self) -> Dispatcher:
@@ -308,6 +309,7 @@ def gateway() -> Gateway:
                 settings = Settings()
                 app_logging.configure(settings.log_level)
                 _gateway = Gateway(settings, SystemClock())
+                atexit.register(_gateway.close_operations)  # a worker shutting down writes the counts it summed
     return _gateway
 
 

@@ -2,11 +2,13 @@
 read as daily counters (README "Analytics").
 
 What it costs the store:
-- a finished job or text request: ONE counter write (``AnalyticsStore.add``); a signed-in or
+- a finished job: ONE counter write (``AnalyticsStore.add``); a signed-in or
   anonymous-account owner's job also one indexed read (``earlier_job``, skipped once this instance
   knows the answer for the owner's day), which tells the funnel's first generation of the day;
 - a visitor's first activity of the day: ONE visitor mark (a create; this instance remembers it);
-- site events: summed in memory and written every ``flush_seconds`` (one write per day touched).
+- text requests and site events: summed in memory and written every ``flush_seconds`` (one write
+  per day touched, whatever the traffic), and when the instance shuts down (``Gateway.close``,
+  registered at exit); an instance killed outright loses at most those seconds of counts.
 
 Visitors are kept as an HMAC of their key and the day (never an address, never a uid): a signed
 caller's key (``user:<uid>``, Firebase anonymous accounts included), else the network address and
@@ -129,7 +131,7 @@ class AnalyticsService:
     def text_finished(
         self, caller: Caller | None, provider: str | None, succeeded: bool, cost: float, started: float, cached: bool
     ) -> None:
-        """A text request answered (or refused by its providers): one counter write."""
+        """A text request answered (or refused by its providers): summed with the next flush."""
         try:
             day = period("day", started, self.tz)
             tier = caller.tier if caller is not None else "anonymous"
@@ -144,7 +146,7 @@ class AnalyticsService:
                 time_to_result=self.clock.now() - started,
                 cached=cached,
             )
-            self.store.add(day.label, day.start, generation_counts(generation))
+            self._add_later(day.label, day.start, generation_counts(generation))
         except Exception:
             log.warning("analytics: a text request was not counted", exc_info=True)
 
@@ -154,11 +156,15 @@ class AnalyticsService:
         day = period("day", now, self.tz)
         key = caller.key if caller.user_id is not None else f"net:{fingerprint}"
         self._mark(day, key, kind_of(caller.user_id, caller.tier))
+        self._add_later(day.label, day.start, event_counts(kind, page_name(page, self.pages)))
+
+    def _add_later(self, label: str, start: float, counts: dict[str, float]) -> None:
+        """Sum ``counts`` in memory; write what was summed once ``flush_seconds`` have passed."""
         with self._lock:
-            counts = self._buffer.setdefault((day.label, day.start), {})
-            for name, value in event_counts(kind, page_name(page, self.pages)).items():
-                counts[name] = counts.get(name, 0.0) + value
-            due = now - self._flushed_at >= self.flush_seconds
+            summed = self._buffer.setdefault((label, start), {})
+            for name, value in counts.items():
+                summed[name] = summed.get(name, 0.0) + value
+            due = self.clock.now() - self._flushed_at >= self.flush_seconds
         if due:
             self.flush()
 

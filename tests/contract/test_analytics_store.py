@@ -200,3 +200,20 @@ def test_a_days_window_reaches_back_whole_calendar_days(analytics):
     assert [d.day for d in today_only.days] == [TODAY.label] and today_only.generations == 7
     week = service.report(7)
     assert len(week.days) == 7 and week.days[-1].day == TODAY.label and week.generations == 9
+
+
+def test_text_requests_are_summed_in_memory_and_written_once_per_flush(stores):
+    """A busy text route costs the store one counter write per flush, not one per request."""
+    clock = FakeClock(T0)
+    service = AnalyticsService(stores.analytics, clock, "UTC", b"k" * 32, ["/"], ["registered", "donor"], 10)
+    nobody = Caller(key="anon:1", tier="anonymous", ip="203.0.113.9")
+    for _ in range(50):
+        service.text_finished(nobody, "openai", True, 0.01, clock.now(), False)
+    assert stores.analytics.counters(TODAY.start, TODAY.end) == {}  # nothing written yet
+    clock.advance(10)
+    service.text_finished(nobody, "openai", True, 0.01, clock.now(), False)  # due: this one writes them all
+    counters = stores.analytics.counters(TODAY.start, TODAY.end)[TODAY.label]
+    assert counters["gen:text:succeeded"] == 51
+    service.text_finished(nobody, "gemini", False, 0.0, clock.now(), False)
+    service.flush()  # what Gateway.close (registered at exit) does when a worker shuts down
+    assert stores.analytics.counters(TODAY.start, TODAY.end)[TODAY.label]["gen:text:failed"] == 1
