@@ -109,6 +109,12 @@ def eventually_accepted(server: DevServer, prompt: str, timeout: float = 30) -> 
         time.sleep(0.5)
 
 
+def assert_no_500(server: DevServer) -> None:
+    """No answer of the whole run was a 500 (the server logs every request and every unhandled error)."""
+    log = (server.data_dir / f"server-{server.port}.log").read_text(errors="replace")
+    assert '"status": 500' not in log and "unhandled error" not in log, server.output()
+
+
 def assert_kept(server: DevServer, finals: dict[str, dict]) -> None:
     """A final state is final: the same status, finish time and attempts when polled again."""
     for job_id, before in finals.items():
@@ -172,6 +178,7 @@ def test_a_sqlite_file_locked_past_busy_timeout_answers_503_then_recovers(tmp_pa
         assert_kept(server, finals)
         with sqlite3.connect(tmp_path / "gateway.sqlite3") as db:  # nothing half-written: the file is whole
             assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert_no_500(server)
     finally:
         assert server.stop() == 0, server.output()
 
@@ -242,6 +249,7 @@ def test_firestore_hung_then_restarted_answers_503_loses_no_job(emulator: Firest
         finals.update(settle(server, [eventually_accepted(server, "a cat after the restart")]))
         assert_kept(server, finals)
         assert_served(server, finals)
+        assert_no_500(server)
     finally:
         assert server.stop() == 0, server.output()
 
@@ -274,35 +282,42 @@ def test_a_full_disk_while_a_result_is_stored_fails_the_job_and_serves_no_half_f
     result = noise_png(400)  # about 480 kB: noise does not compress
     vendor = StabilityFake().start()
     vendor.result_body = result
-    with small_tmpfs(tmp_path / "media", 4 * len(result)) as media:
-        server = DevServer(
-            tmp_path,
-            MEDIA_DIR=str(media),
-            MEDIA_SIGNING_KEY=SIGNING_KEY,
-            ROUTE_TEXT_TO_IMAGE="stability",
-            STABILITY_API_KEYS="good-key",
-            STABILITY_BASE_URL=vendor.url,
-            PRICES="stability/core=3",
-            **COMMON,
-        )
-        try:
-            before = settle(server, [accepted(server, "a fox before")])
-            filler = media / "filler"
-            free = os.statvfs(media).f_bavail * os.statvfs(media).f_frsize
-            filler.write_bytes(b"\0" * (free - len(result) // 2))  # room for half a result
-            full = accepted(server, "a fox on a full disk")
-            failed = server.wait_for(full, FINAL)
-            assert failed["status"] == "failed" and failed["result"] is None, failed
-            assert failed["error"]["message"] and "Traceback" not in str(failed), failed
-            key = f"outputs/{full}.png"  # where its result would be: nothing is served there
-            signer = LocalMediaStore(media, SIGNING_KEY.encode(), "/api/v1/media", 600)
-            assert requests.get(server.url + signer.url(key, time.time()), timeout=10).status_code == 404
-            assert sorted(p.name for p in (media / "outputs").iterdir()) == [f"{next(iter(before))}.png"]
-            filler.unlink()  # space again: the next result is stored whole
-            after = settle(server, [accepted(server, "a fox after")])
-            assert_kept(server, {full: failed})
-            for body in {**before, **after}.values():
-                assert requests.get(server.url + body["result"]["url"], timeout=10).content == result
-        finally:
-            assert server.stop() == 0, server.output()
-            vendor.stop()
+    try:
+        with small_tmpfs(tmp_path / "media", 4 * len(result)) as media:
+            server = DevServer(
+                tmp_path,
+                MEDIA_DIR=str(media),
+                MEDIA_SIGNING_KEY=SIGNING_KEY,
+                ROUTE_TEXT_TO_IMAGE="stability",
+                STABILITY_API_KEYS="good-key",
+                STABILITY_BASE_URL=vendor.url,
+                PRICES="stability/core=3",
+                **COMMON,
+            )
+            try:
+                fill_then_free(server, media, result)
+                assert_no_500(server)
+            finally:
+                assert server.stop() == 0, server.output()
+    finally:
+        vendor.stop()
+
+
+def fill_then_free(server: DevServer, media: Path, result: bytes) -> None:
+    before = settle(server, [accepted(server, "a fox before")])
+    filler = media / "filler"
+    free = os.statvfs(media).f_bavail * os.statvfs(media).f_frsize
+    filler.write_bytes(b"\0" * (free - len(result) // 2))  # room for half a result
+    full = accepted(server, "a fox on a full disk")
+    failed = server.wait_for(full, FINAL)
+    assert failed["status"] == "failed" and failed["result"] is None, failed
+    assert failed["error"]["message"] and "Traceback" not in str(failed), failed
+    key = f"outputs/{full}.png"  # where its result would be: nothing is served there
+    signer = LocalMediaStore(media, SIGNING_KEY.encode(), "/api/v1/media", 600)
+    assert requests.get(server.url + signer.url(key, time.time()), timeout=10).status_code == 404
+    assert sorted(p.name for p in (media / "outputs").iterdir()) == [f"{next(iter(before))}.png"]  # no .tmp left
+    filler.unlink()  # space again: the next result is stored whole
+    after = settle(server, [accepted(server, "a fox after")])
+    assert_kept(server, {full: failed})
+    for body in {**before, **after}.values():
+        assert requests.get(server.url + body["result"]["url"], timeout=10).content == result
