@@ -278,6 +278,7 @@ class Settings(BaseSettings):
     provider_read_timeout: float = Field(default=120.0, gt=0)
     provider_max_retries: int = Field(default=2, ge=0, le=10)
     provider_max_wait_seconds: float = Field(default=20.0, ge=0)
+    provider_max_defer_seconds: float = Field(default=600.0, ge=0)  # a rate-limited job waits queued this long in all
     provider_poll_seconds: float = Field(default=5.0, gt=0)
     provider_max_task_seconds: float = Field(default=900.0, gt=0)
     breaker_threshold: int = Field(default=5, ge=1)

@@ -75,6 +75,8 @@ class Job:
     expire_at: float | None = None
     budget: dict[str, Any] | None = None  # the spend reservation made at submit (shared.budget.Reservation)
     rank: float | None = None  # queue order, fixed at submit (``queue_rank``); None: with the default aging
+    not_before: float | None = None  # deferred (rate limits): still queued, not claimed before this
+    deferred: float = 0.0  # seconds of deferral granted so far (bounded by PROVIDER_MAX_DEFER_SECONDS)
 
     def __post_init__(self) -> None:
         if self.rank is None:  # frozen: set once, here

@@ -111,7 +111,7 @@ class Gateway(OperationsWiring, AccountsWiring, MoneyWiring):  # + cleanup, back
 
         return JobRunner(
             self.jobs, self.media, self.providers, self.clock, self.leases, self.user_keys, self.budget_service,
-            analytics=self.analytics_service,
+            analytics=self.analytics_service, max_defer=self.settings.provider_max_defer_seconds,
         )  # fmt: skip
 
     @cached_property

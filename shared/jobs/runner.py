@@ -101,7 +101,9 @@ class JobRunner:
         user_keys: UserKeyStore | None = None,
         budget: BudgetService | None = None,
         analytics: AnalyticsService | None = None,
+        max_defer: float = 600.0,
     ) -> None:
+        self.max_defer = max_defer  # seconds a job may spend deferred for rate limits, in all (then it fails)
         self.budget = budget  # the spend guard: paid providers only under a reservation
         self.analytics = analytics  # one counter write per finished job (README "Analytics")
         self._failed_at: dict[str, str | None] = {}  # job id -> the provider that failed it (analytics)

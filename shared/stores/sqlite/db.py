@@ -190,6 +190,11 @@ MIGRATIONS: list[str] = [
     ) WITHOUT ROWID;
     CREATE INDEX api_keys_user ON api_keys(user_id, created_at DESC);
     """,
+    # 10: a job deferred for rate limits stays queued, not claimed before not_before (shared.jobs.runner)
+    """
+    ALTER TABLE jobs ADD COLUMN not_before REAL;
+    ALTER TABLE jobs ADD COLUMN deferred REAL NOT NULL DEFAULT 0;
+    """,
 ]
 
 
