@@ -73,10 +73,10 @@ class JobStore(Protocol):
         """(queued, running)."""
 
     def claim_next(self, worker: str, now: float, lease_seconds: float) -> Job | None:
-        """Atomically take the first queued job; exactly one caller gets each job."""
+        """Atomically take the first queued job not deferred past ``now``; exactly one caller gets each job."""
 
     def claim(self, job_id: str, worker: str, now: float, lease_seconds: float) -> Job | None:
-        """Atomically take this job if it is queued."""
+        """Atomically take this job if it is queued (and not deferred past ``now``)."""
 
     def renew(self, job_id: str, worker: str, now: float, lease_seconds: float) -> bool: ...
 
@@ -87,6 +87,12 @@ class JobStore(Protocol):
 
     def release(self, job_id: str, worker: str) -> bool:
         """Give a held job back to the queue (graceful shutdown); the attempt stays counted."""
+
+    def defer(self, job: Job, worker: str, now: float, not_before: float) -> bool:
+        """Give a held job back to the queue until ``not_before`` (rate limits, ``shared.jobs.runner``):
+        it keeps its rank and vendor task, is not claimed before then, its attempt is not counted,
+        ``deferred`` grows by the wait, and its budget reservation is dropped (the runner released
+        it). ``job`` is the job as ``worker`` claimed it. False if ``worker`` no longer holds it."""
 
     def cancel(self, job_id: str, now: float) -> Job | None:
         """Cancel a queued or running job; return it as it is afterwards (None if unknown)."""

@@ -247,3 +247,54 @@ def test_a_jobs_budget_reservation_round_trips_and_is_taken_exactly_once(job_sto
     assert [t for t in taken if t is not None] == [budget]
     assert job_store.get(job.id).budget is None and job_store.take_budget(job.id) is None
     assert job_store.take_budget("missing-id-0000") is None
+
+
+def test_a_deferred_job_stays_queued_in_its_place_and_is_claimed_only_from_its_not_before(job_store):
+    """Deferral (rate limits): the holder gives the job back until ``not_before``; its attempt is not
+    counted, its budget reservation (released by the runner) and lease go, its vendor task stays."""
+    budget = {"id": "r1", "units": 1.0, "provider": "stability", "lines": []}
+    deferred, _ = job_store.create(make_job(T0, priority=1, budget=budget))  # a donor
+    later = make_job(T0 + 1, priority=3)
+    job_store.create(later)
+    held = job_store.claim_next("w1", T0 + 2, 30)
+    assert held.id == deferred.id
+    job_store.set_vendor_task(held.id, "w1", "task-1", "dashscope")
+    assert not job_store.defer(held, "w2", T0 + 3, T0 + 50), "only the holder defers"
+    assert job_store.defer(held, "w1", T0 + 3, T0 + 50)
+    back = job_store.get(held.id)
+    assert back.status is JobStatus.QUEUED and back.not_before == T0 + 50 and back.deferred == 47
+    assert (back.attempts, back.lease_owner, back.budget) == (0, None, None)
+    assert (back.vendor_task_id, back.provider, back.rank) == ("task-1", "dashscope", deferred.rank)
+    assert job_store.counts() == (2, 0) and job_store.position(back) == 0 and job_store.position(later) == 1
+    assert [j.id for j in job_store.queued(5)] == [deferred.id, later.id]
+    assert not job_store.renew(held.id, "w1", T0 + 4, 30) and not job_store.finish(
+        held.id, "w1", Outcome(JobStatus.SUCCEEDED, T0 + 4)
+    ), "a deferral ends the lease"
+    assert job_store.claim(deferred.id, "w2", T0 + 49, 30) is None, "not before its time"
+    assert job_store.claim_next("w2", T0 + 49, 30).id == later.id, "later jobs go meanwhile"
+    assert job_store.claim_next("w3", T0 + 49.5, 30) is None
+    again = job_store.claim_next("w3", T0 + 50, 30)
+    assert again.id == deferred.id and again.attempts == 1 and again.not_before is None
+    assert again.vendor_task_id == "task-1"
+    assert job_store.defer(again, "w3", T0 + 60, T0 + 70)
+    assert job_store.get(again.id).deferred == 57, "deferrals add up"
+
+
+def test_a_due_deferred_job_keeps_its_rank_ahead_of_later_jobs_behind_deferred_ones(job_store):
+    """Several deferred jobs at the head (more than a claim looks at at once): fresh jobs behind them
+    are claimed while they wait; once one is due it goes before every later job, in rank order."""
+    donor = make_job(T0, priority=1)
+    waiting = [make_job(T0 + 1 + i, priority=2) for i in range(7)]
+    anonymous = [make_job(T0 + 10 + i, priority=3) for i in range(3)]
+    for job in (donor, *waiting, *anonymous):
+        job_store.create(job)
+    for index, job in enumerate((donor, *waiting)):
+        held = job_store.claim_next("w", T0 + 20, 30)
+        assert held.id == job.id
+        job_store.defer(held, "w", T0 + 20, T0 + (100 if held.id == donor.id else 200 + index))
+    assert job_store.counts() == (11, 0)
+    assert job_store.claim_next("w", T0 + 30, 30).id == anonymous[0].id
+    assert job_store.claim_next("w", T0 + 100, 30).id == donor.id, "due: before the later anonymous jobs"
+    assert job_store.claim_next("w", T0 + 101, 30).id == anonymous[1].id
+    assert job_store.claim_next("w", T0 + 300, 30).id == waiting[0].id
+    assert job_store.claim_next("w", T0 + 300, 30).id == waiting[1].id

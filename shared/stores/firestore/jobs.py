@@ -17,6 +17,9 @@ created. When that read saw no queued job, and this instance created exactly one
 than ``EMPTY_QUEUE_SECONDS`` ago, that job's position is 0: nothing was queued ahead of it but
 what another instance queued in that instant (a job put back in the queue here drops this too).
 
+A job deferred for rate limits stays queued with ``not_before``; a claim that meets one at the
+head of the queue looks past it with two queries (``_ready``), so undeferred claims cost as before.
+
 An ``Idempotency-Key`` is a document ``idempotency/{sha256(owner, key)}`` created in the same
 batch as the job, with ``exists=False``: the second submit's batch fails and it returns the
 job the first one made.
@@ -192,8 +195,8 @@ class FirestoreJobStore:
     def _take(self, snap: DocumentSnapshot, worker: str, now: float, lease_seconds: float) -> Job | None:
         """Compare-and-set one queued job to running for ``worker``; None if it lost."""
         data = snap.to_dict()
-        if not data or data.get("status") != "queued":
-            return None
+        if not data or data.get("status") != "queued" or (data.get("not_before") or now) > now:
+            return None  # taken, or deferred past now
         changes = {
             "status": "running",
             "lease_owner": worker,
@@ -201,6 +204,7 @@ class FirestoreJobStore:
             "attempts": int(data.get("attempts") or 0) + 1,
             "started_at": now,
             "running": 1,
+            "not_before": None,
         }
         written = self.db.update(snap.reference, changes, since=snap.update_time)
         if written is None:
@@ -215,6 +219,8 @@ class FirestoreJobStore:
             limit = CANDIDATES if round_ else 1
             query = self._where(("status", "==", "queued")).order_by("queue_key").limit(limit)
             candidates = self.db.query(query)
+            if any(((snap.to_dict() or {}).get("not_before") or now) > now for snap in candidates):
+                candidates = self._ready(now)  # deferred jobs ahead: only then the two queries below
             for snap in candidates:
                 job = self._take(snap, worker, now, lease_seconds)
                 if job is not None:
@@ -222,6 +228,13 @@ class FirestoreJobStore:
             if not candidates:
                 return None
         raise Contention("the job queue")
+
+    def _ready(self, now: float) -> list[DocumentSnapshot]:
+        """Queued jobs that may run now (never deferred, or due: earliest first), in queue order."""
+        fresh = self._where(("status", "==", "queued"), ("not_before", "==", None))
+        due = self._where(("status", "==", "queued"), ("not_before", "<=", now)).order_by("not_before")
+        found = self.db.query(fresh.order_by("queue_key").limit(CANDIDATES)) + self.db.query(due.limit(CANDIDATES))
+        return sorted(found, key=lambda snap: str(snap.get("queue_key")))
 
     def take_budget(self, job_id: str) -> dict[str, Any] | None:
         ref = self._ref(job_id)
@@ -241,7 +254,8 @@ class FirestoreJobStore:
     def claim(self, job_id: str, worker: str, now: float, lease_seconds: float) -> Job | None:
         for _ in range(MAX_ROUNDS):
             snap = self.db.get(self._ref(job_id))
-            if not snap.exists or snap.get("status") != "queued":
+            data = snap.to_dict() or {}
+            if data.get("status") != "queued" or (data.get("not_before") or now) > now:
                 return None
             job = self._take(snap, worker, now, lease_seconds)
             if job is not None:
@@ -293,6 +307,14 @@ class FirestoreJobStore:
         if outcome.model is not None:
             changes["model"] = outcome.model
         return self._held_update(job_id, worker, changes, done=True)
+
+    def defer(self, job: Job, worker: str, now: float, not_before: float) -> bool:
+        with self._lock:
+            self._empty = None  # back in the queue
+        changes: dict[str, Any] = {"status": "queued", **_NOT_HELD, "started_at": None, "budget": None}
+        changes["attempts"] = max(job.attempts - 1, 0)  # the holder's count: nobody else changes it while held
+        changes.update(not_before=not_before, deferred=job.deferred + max(not_before - now, 0.0))
+        return self._held_update(job.id, worker, changes, done=True)
 
     def release(self, job_id: str, worker: str) -> bool:
         with self._lock:

@@ -15,12 +15,14 @@ _JSON_FIELDS = ("params", "result", "error", "budget")
 _COLUMNS = (
     "id owner tier priority mode status params created_at input_key idempotency_key attempts "
     "lease_owner lease_expires_at started_at finished_at provider model vendor_task_id result "
-    "error cost_units expire_at budget rank"
+    "error cost_units expire_at budget rank not_before deferred"
 ).split()
 _INSERT = f"INSERT INTO jobs ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' for _ in _COLUMNS)})"
 _CLAIM_SET = (
-    "status = 'running', lease_owner = :worker, lease_expires_at = :expires, attempts = attempts + 1, started_at = :now"
+    "status = 'running', lease_owner = :worker, lease_expires_at = :expires, attempts = attempts + 1, "
+    "started_at = :now, not_before = NULL"
 )
+_READY = "status = 'queued' AND (not_before IS NULL OR not_before <= :now)"  # claimable: not deferred past now
 
 
 def _row_to_job(row: sqlite3.Row) -> Job:
@@ -94,7 +96,7 @@ class SqliteJobStore:
     def claim_next(self, worker: str, now: float, lease_seconds: float) -> Job | None:
         with self.db.write() as conn:
             row = conn.execute(
-                f"UPDATE jobs SET {_CLAIM_SET} WHERE id = (SELECT id FROM jobs WHERE status = 'queued' "
+                f"UPDATE jobs SET {_CLAIM_SET} WHERE id = (SELECT id FROM jobs WHERE {_READY} "
                 "ORDER BY rank, id LIMIT 1) AND status = 'queued' RETURNING *",
                 {"worker": worker, "expires": now + lease_seconds, "now": now},
             ).fetchone()
@@ -103,7 +105,7 @@ class SqliteJobStore:
     def claim(self, job_id: str, worker: str, now: float, lease_seconds: float) -> Job | None:
         with self.db.write() as conn:
             row = conn.execute(
-                f"UPDATE jobs SET {_CLAIM_SET} WHERE id = :id AND status = 'queued' RETURNING *",
+                f"UPDATE jobs SET {_CLAIM_SET} WHERE id = :id AND {_READY} RETURNING *",
                 {"worker": worker, "expires": now + lease_seconds, "now": now, "id": job_id},
             ).fetchone()
         return _row_to_job(row) if row else None
@@ -147,6 +149,15 @@ class SqliteJobStore:
 
     def release(self, job_id: str, worker: str) -> bool:
         return self._held_update(job_id, worker, "status = 'queued', lease_owner = NULL, lease_expires_at = NULL", {})
+
+    def defer(self, job: Job, worker: str, now: float, not_before: float) -> bool:
+        return self._held_update(
+            job.id,
+            worker,
+            "status = 'queued', lease_owner = NULL, lease_expires_at = NULL, started_at = NULL, budget = NULL, "
+            "attempts = MAX(attempts - 1, 0), not_before = :until, deferred = deferred + MAX(:until - :now, 0)",
+            {"until": not_before, "now": now},
+        )
 
     def cancel(self, job_id: str, now: float) -> Job | None:
         with self.db.write() as conn:
