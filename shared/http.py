@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 import logging
 import re
+import secrets
 import time
-import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
@@ -103,6 +103,7 @@ class Api:
             merge_slashes=False,
             redirect_defaults=False,
         )
+        self._routing = self._map.bind("localhost", url_scheme="http")  # matching reads it only: one for all requests
         APIS.append(self)
 
     def _full_path(self, path: str) -> str:
@@ -117,7 +118,7 @@ class Api:
         meter.started()
         settings = self._settings()
         incoming = request.headers.get("X-Request-Id", "")
-        rid = incoming if _RID.match(incoming) else uuid.uuid4().hex
+        rid = incoming if _RID.match(incoming) else secrets.token_hex(16)  # as uuid4().hex: 32 hex digits
         token = request_id_var.set(rid)
         trace_token = trace_var.set(_trace(request))
         origin = request.headers.get("Origin")
@@ -162,9 +163,8 @@ class Api:
         return response
 
     def _dispatch(self, request: flask.Request, rid: str, settings: Settings) -> flask.Response:
-        adapter = self._map.bind("localhost", url_scheme="http")
         try:
-            index, params = adapter.match(self._full_path(request.path), method=request.method)
+            index, params = self._routing.match(self._full_path(request.path), method=request.method)
         except wz.MethodNotAllowed as exc:
             raise errors.MethodNotAllowed(headers={"Allow": ", ".join(sorted(exc.valid_methods or []))}) from None
         except wz.NotFound:
@@ -334,7 +334,7 @@ def framework_error(exc: wz.HTTPException) -> flask.Response:
     error = kinds.get(code, errors.BadRequest if 400 <= code < 500 else errors.AppError)()
     if code in (414, 431):
         error = errors.BadRequest("The request line or its headers are too large.")
-    rid = uuid.uuid4().hex
+    rid = secrets.token_hex(16)
     response = error_response(error, rid)
     response.status_code = code if 400 <= code < 600 else 500
     response.headers["X-Request-Id"] = rid
