@@ -8,6 +8,10 @@ the one the task is named after, so the queue's order holds whatever order tasks
 task's name is the job id and its attempt count, so a job adds at most one token per attempt (a
 second create answers ALREADY_EXISTS, which is fine).
 
+A job deferred for rate limits (``shared.jobs.runner``) gets its token back as a task scheduled at its
+``not_before`` (plus ``SCHEDULE_MARGIN`` for clock skew: a token that came early would find nothing
+to run), named after the deferral too, since its attempt count went back to what it was.
+
 A failed enqueue never fails the submit: the job is already stored and stays ``queued``; the
 failure is logged with the job id, and the re-dispatch sweep (``shared.jobs.sweep``, called by
 a scheduler) notifies it again.
@@ -21,6 +25,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from shared.jobs.dispatcher import NullDispatcher
@@ -30,6 +35,7 @@ if TYPE_CHECKING:
     from google.cloud.tasks_v2 import CloudTasksClient
 
 log = logging.getLogger("gateway.dispatch")
+SCHEDULE_MARGIN = 1.0  # seconds after a deferred job's not_before that its task is scheduled
 TOKEN_HEADER = "X-Tasks-Token"  # noqa: S105 (a header name) carries TASKS_TOKEN when Authorization holds the OIDC token
 
 
@@ -60,7 +66,8 @@ class CloudTasksDispatcher(NullDispatcher):
         # One task per (job, attempt): a duplicate notify is ALREADY_EXISTS, while a job that
         # went back to the queue (its worker died) gets a new task; Cloud Tasks keeps the names
         # of executed tasks reserved for a while, so the bare job id could not be reused.
-        return f"{self.queue}/tasks/{job.id}-{job.attempts}"
+        deferral = f"-d{int(job.not_before * 1000)}" if job.not_before is not None else ""
+        return f"{self.queue}/tasks/{job.id}-{job.attempts}{deferral}"
 
     def client(self) -> CloudTasksClient:
         if self._client is None:
@@ -98,7 +105,10 @@ class CloudTasksDispatcher(NullDispatcher):
         else:
             headers["Authorization"] = f"Bearer {self._token}"
         http_request["headers"] = headers
-        return {"name": self.task_name(job), "http_request": http_request}
+        task: dict[str, Any] = {"name": self.task_name(job), "http_request": http_request}
+        if job.not_before is not None:  # deferred: the token comes back when the job may run
+            task["schedule_time"] = datetime.fromtimestamp(job.not_before + SCHEDULE_MARGIN, tz=UTC)
+        return task
 
     def _retry(self) -> Any:
         if self.retry_seconds <= 0:

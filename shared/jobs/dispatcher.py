@@ -8,6 +8,7 @@ the server process. In production the worker is its own function driven by Cloud
 
 from __future__ import annotations
 
+import heapq
 import logging
 import os
 import socket
@@ -76,6 +77,7 @@ class InProcessDispatcher:
         self.poll_seconds = poll_seconds
         self.worker = worker_id()
         self._wake = threading.Event()
+        self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._slots = threading.BoundedSemaphore(concurrency)
         self._pool: ThreadPoolExecutor | None = None
@@ -84,10 +86,27 @@ class InProcessDispatcher:
         self.hibernate_after = hibernate_after
         self._last_activity = clock.now()
         self.hibernating = threading.Event()
+        self._due: list[float] = []  # a heap: the not_before of jobs deferred here (rate limits)
+        runner.on_deferred = self.notify
 
     def notify(self, job: Job) -> None:
         self._last_activity = self.clock.now()
+        if job.not_before is not None:  # deferred: claim again from then on
+            with self._lock:
+                heapq.heappush(self._due, job.not_before)
         self._wake.set()
+
+    def _delay(self, misses: int) -> float:
+        """How long the loop waits before the next claim: an empty queue is polled less and less
+        often (a store read each time; on Firestore a billed one), but never past a deferred job's time."""
+        delay = min(self.poll_seconds * 2 ** min(misses, 8), MAX_IDLE_POLL)
+        now = self.clock.now()
+        with self._lock:
+            if self._due and self._due[0] <= now:  # due: claim now
+                while self._due and self._due[0] <= now:
+                    heapq.heappop(self._due)
+                return 0.0
+            return min(delay, self._due[0] - now) if self._due else delay
 
     def wake(self) -> None:
         self._last_activity = self.clock.now()
@@ -95,7 +114,8 @@ class InProcessDispatcher:
             self._wake.set()
 
     def _idle(self) -> bool:
-        return self.clock.now() - self._last_activity > self.hibernate_after and not self.leases.held()
+        quiet = self.clock.now() - self._last_activity > self.hibernate_after
+        return quiet and not self.leases.held() and not self._due  # a deferred job keeps it awake
 
     def start(self) -> None:
         if self._thread is not None:
@@ -129,10 +149,8 @@ class InProcessDispatcher:
                 found = self._fill()
             except Exception:
                 log.exception("dispatch loop error")
-            # An empty queue is polled less and less often (a store read each time; on
-            # Firestore a billed one); a submit here wakes the loop at once.
-            misses = 0 if found else misses + 1
-            self._wake.wait(min(self.poll_seconds * 2 ** min(misses, 8), MAX_IDLE_POLL))
+            misses = 0 if found else misses + 1  # a submit here wakes the loop at once
+            self._wake.wait(self._delay(misses))
             self._wake.clear()
 
     def _fill(self) -> bool:

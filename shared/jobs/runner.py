@@ -2,12 +2,20 @@
 
 The runner holds a lease while it works; ``LeaseKeeper`` renews every lease this process
 holds, so a killed process's jobs expire and go back to the queue.
+
+A job no provider can take *now* for rate reasons (our own throttle, or every route answering
+RATE_LIMITED with a known ``retry_after``) is deferred, not failed: it goes back to the queue in
+its place until then (``JobStore.defer``), its attempt not counted, its budget reservation
+released, the breaker untouched, and the dispatcher is told (``on_deferred``) so it claims it
+again then. Only once ``max_defer`` seconds of deferral are spent does it fail (provider_unavailable).
+A job whose vendor task was accepted is never deferred (the task is kept and billed).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from shared import errors
@@ -24,6 +32,7 @@ if TYPE_CHECKING:
     from shared.services.budget import BudgetService
 
 log = logging.getLogger("gateway.jobs")
+MIN_DEFER = 1.0  # seconds a deferred job waits at least (a rate limit without a useful retry_after)
 
 
 class LeaseKeeper:
@@ -104,6 +113,7 @@ class JobRunner:
         max_defer: float = 600.0,
     ) -> None:
         self.max_defer = max_defer  # seconds a job may spend deferred for rate limits, in all (then it fails)
+        self.on_deferred: Callable[[Job], None] | None = None  # the dispatcher's notify (set by it)
         self.budget = budget  # the spend guard: paid providers only under a reservation
         self.analytics = analytics  # one counter write per finished job (README "Analytics")
         self._failed_at: dict[str, str | None] = {}  # job id -> the provider that failed it (analytics)
@@ -143,7 +153,9 @@ class JobRunner:
         try:
             outcome = self._produce(job, worker)
             failed_at = self._failed_at.pop(job.id, None)
-            if not self.store.finish(job.id, worker, outcome):
+            if outcome.status is JobStatus.QUEUED:  # deferred until outcome.finished_at
+                self._defer(job, worker, outcome.finished_at)
+            elif not self.store.finish(job.id, worker, outcome):
                 log.info("job was canceled or reclaimed; result discarded", extra={"fields": {"job_id": job.id}})
                 if outcome.result and outcome.result.get("key"):
                     self.media.delete(outcome.result["key"])
@@ -153,8 +165,32 @@ class JobRunner:
         finally:
             self.leases.drop(job.id)
 
+    def _defer(self, job: Job, worker: str, not_before: float) -> None:
+        now = self.clock.now()
+        fields = {"job_id": job.id, "not_before": not_before, "deferred": job.deferred + not_before - now}
+        if not self.store.defer(job, worker, now, not_before):
+            log.info("job was canceled or reclaimed; not deferred", extra={"fields": {"job_id": job.id}})
+            return
+        log.info("job deferred for rate limits", extra={"fields": fields})
+        if self.on_deferred is not None:
+            back = job.evolve(status=JobStatus.QUEUED, not_before=not_before, attempts=max(job.attempts - 1, 0))
+            self.on_deferred(back.evolve(lease_owner=None, lease_expires_at=None, started_at=None, budget=None))
+
+    def _deferral(self, job: Job, exc: ProviderError, accepted: bool) -> Outcome | None:
+        """A rate limit with a known end, before any vendor accepted a task: wait for it queued
+        (an outcome with status QUEUED until then), while the job's deferral budget lasts."""
+        if exc.kind is not ErrorKind.RATE_LIMITED or exc.retry_after is None or exc.user_key or accepted:
+            return None
+        wait = max(float(exc.retry_after), MIN_DEFER)
+        if job.deferred + wait > self.max_defer:
+            return None
+        return Outcome(JobStatus.QUEUED, self.clock.now() + wait)
+
     def _produce(self, job: Job, worker: str) -> Outcome:
+        accepted = [job.vendor_task_id] if job.vendor_task_id else []
+
         def save_task(provider: str, task_id: str) -> None:
+            accepted.append(task_id)
             self.store.set_vendor_task(job.id, worker, task_id, provider)
 
         context = JobContext(self.clock.sleep, job.provider, job.vendor_task_id, save_task)
@@ -176,6 +212,9 @@ class JobRunner:
             self._failed_at[job.id] = exc.provider
             billed = (exc.provider, None) if exc.kind is ErrorKind.BAD_OUTPUT else (None, 0.0)
             fields = {"job_id": job.id, "kind": exc.kind.value, "provider": exc.provider, "user_key": exc.user_key}
+            deferred = self._deferral(job, exc, bool(accepted))
+            if deferred is not None:
+                return deferred
             log.warning("job failed", extra={"fields": fields})
             if gate is not None and gate.over_budget(exc):
                 return self._failed(gate.exhausted())

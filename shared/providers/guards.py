@@ -76,7 +76,8 @@ class Throttle:
     """At most ``per_minute`` starts in any 60 s and ``concurrent`` calls at once (0 = no rate cap).
 
     A caller waits (on the injected clock) for a rate slot up to ``max_wait``; past that it gets
-    ``RATE_LIMITED`` so the router tries the next provider instead.
+    ``RATE_LIMITED`` with ``retry_after`` (when a slot frees) so the router tries the next provider
+    instead, and a job no provider can take is deferred until then (``shared.jobs.runner``), never failed.
     """
 
     def __init__(self, provider: str, per_minute: int, concurrent: int, clock: Clock, max_wait: float) -> None:
@@ -115,8 +116,9 @@ class Throttle:
             self.clock.sleep(wait)
         if not self._slots.acquire(timeout=self._concurrent_wait):
             raise ProviderError(
-                ErrorKind.RATE_LIMITED, "Too many calls to this provider are in flight.", provider=self.provider
-            )
+                ErrorKind.RATE_LIMITED, "Too many calls to this provider are in flight.", provider=self.provider,
+                retry_after=max(self._concurrent_wait, 1.0),  # unknown: a call ends; a deferred job tries again then
+            )  # fmt: skip
         try:
             yield
         finally:

@@ -95,6 +95,7 @@ class JobService:
         self.runner = runner
         self.policy = policy
         self.dedupe_secret = dedupe_secret
+        runner.on_deferred = dispatcher.notify  # a job deferred for rate limits is dispatched again for then
         self.durations = eta.DurationCache(
             lambda mode: store.recent_durations(mode, policy.eta_window), clock.now, policy.eta_cache_seconds
         )
@@ -250,6 +251,8 @@ class JobService:
         if job is None:
             return self.store.get(job_id)
         outcome = self.runner.run(job, worker)
+        if outcome.status is JobStatus.QUEUED:  # deferred for rate limits until finished_at
+            return job.evolve(status=JobStatus.QUEUED, not_before=outcome.finished_at, lease_owner=None)
         return job.evolve(status=outcome.status, finished_at=outcome.finished_at)
 
     def redispatch(self) -> SweepReport:
