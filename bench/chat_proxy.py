@@ -28,6 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import instructions as counted
 import requests
 from common import ROOT, Figure, add_json_argument, emit, latency, start, throughput
 
@@ -168,6 +169,49 @@ def measure_route(tree: Path, name: str, up_url: str, args: argparse.Namespace) 
         gateway.wait(10)
 
 
+def instructions(tree: Path, name: str, up_url: str, count: int) -> float:
+    """Instructions per proxied request of ``tree``'s gateway (callgrind, every server process)."""
+    target, path, body = ROUTES[name]
+
+    def call(session: requests.Session, url: str) -> None:
+        assert session.post(url + path, json=body, timeout=120).status_code == 200
+
+    cli = [
+        str(BIN / "functions-framework"),
+        "--target",
+        target,
+        "--source",
+        str(tree / "main.py"),
+        "--host",
+        "127.0.0.1",
+    ]
+    env = {**gateway_env(up_url), "PYTHONPATH": str(tree)}
+    return counted.per_request(cli, env, "/api/v1/health" if name == "text" else "/v1/models", call, count)
+
+
+def hello_instructions(count: int) -> float:
+    cli = [str(BIN / "functions-framework"), "--target", "hello", "--source", str(ROOT / "bench" / "hello_main.py")]
+    return counted.per_request(
+        cli + ["--host", "127.0.0.1"], {}, "/", lambda s, url: s.get(url + "/").raise_for_status(), count
+    )
+
+
+def instruction_figures(tree: Path | None, wanted: list[str], up_url: str, count: int) -> list[Figure]:
+    """The same comparison in instructions: what the load of a shared machine does not move."""
+    if not counted.available() or tree is None:
+        return []
+    floor = hello_instructions(count) / 1e6
+    figures = [Figure("chat_proxy", "functions-framework hello: instructions per request (the floor)", floor, "M")]
+    for name in wanted:
+        now, today = instructions(ROOT, name, up_url, count) / 1e6, instructions(tree, name, up_url, count) / 1e6
+        figures.append(
+            Figure("chat_proxy", f"{name}: instructions per request (callgrind), vs today", now, "M",
+                   f"today ({BASELINE_REF})", today, "<= 0.5", on_ratio=True,
+                   note=f"The server and framework alone (the hello) take {floor:.2f}M of them.")
+        )  # fmt: skip
+    return figures
+
+
 def figures_for(
     name: str, now: dict[str, float], today: dict[str, float] | None, direct: dict[str, float]
 ) -> list[Figure]:
@@ -223,7 +267,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--routes", default="text,v1", help="comma-separated: text, v1")
     parser.add_argument("--baseline-ref", default=BASELINE_REF, help="the commit measured as 'today' ('' to skip)")
-    parser.add_argument("--quick", action="store_true", help="fewer requests, shorter throughput runs")
+    parser.add_argument("--quick", action="store_true", help="fewer requests, shorter runs, no instruction counts")
+    parser.add_argument("--instructions-count", type=int, default=200, help="requests counted under callgrind")
     add_json_argument(parser)
     args = parser.parse_args()
     if args.quick:
@@ -259,6 +304,8 @@ def main() -> None:
         report(figures_direct, measured, today, floor)
         figures = [f for name in wanted for f in figures_for(name, measured[name], today.get(name), figures_direct)]
         figures.append(Figure("chat_proxy", "functions-framework hello: CPU per request (the floor)", floor, "ms"))
+        if not args.quick:  # callgrind: a few minutes, but the one figure the machine's load doesn't move
+            figures += instruction_figures(tree, wanted, up_url, args.instructions_count)
         emit(figures, args.json)
     finally:
         drop_tree(tree)
