@@ -5,7 +5,8 @@ functions-framework hello (bench/hello_main.py) measured in the same run.
 A cold start is the time from starting the process to the first successful answer of a real
 request: GET /api/v1/health, a text-to-image / text-to-video / text submit (202 / 200), an
 image-to-image / image-to-video submit with a small PNG (202). Each round starts every case once,
-in turn, so load on the machine falls on all of them alike; the figures are medians over the rounds.
+in turn, so load on the machine falls on all of them alike. Times are the fastest of the rounds
+(other work on the machine only ever adds time to a start); RSS is the median.
 Every instance starts from an empty DATA_DIR (the embedded SQLite store is created on the first
 request, as on a new deployment's first instance).
 
@@ -170,6 +171,10 @@ def rounds(cases: list[Case], count: int, root: Path) -> dict[str, list[Run]]:
     return runs
 
 
+def fastest(runs: list[Run], field: str) -> float:
+    return min(getattr(r, field) for r in runs)
+
+
 def median(runs: list[Run], field: str) -> float:
     return statistics.median(getattr(r, field) for r in runs)
 
@@ -187,12 +192,12 @@ GENERATOR_NOTE = (
 
 
 def cold_start_figures(runs: dict[str, list[Run]]) -> list[Figure]:
-    hello = median(runs[HELLO], "seconds")
+    hello = fastest(runs[HELLO], "seconds")
     figures = []
     for name, measured in runs.items():
         if name == HELLO:
             continue
-        value = median(measured, "seconds")
+        value = fastest(measured, "seconds")
         figure = Figure(BENCH, f"{name} cold start", value, "s", "bare functions-framework hello", hello)
         if name == "health":
             figure.target, figure.on_ratio = f"<= {HEALTH_RATIO_LIMIT}", True
@@ -206,12 +211,12 @@ def cold_start_figures(runs: dict[str, list[Run]]) -> list[Figure]:
 
 def resource_figures(runs: dict[str, list[Run]]) -> list[Figure]:
     """CPU time to the first answer (report only) and RSS after it (<= 120 MB), against the hello's."""
-    hello_cpu, hello_rss = median(runs[HELLO], "cpu_seconds"), median(runs[HELLO], "rss_mb")
+    hello_cpu, hello_rss = fastest(runs[HELLO], "cpu_seconds"), median(runs[HELLO], "rss_mb")
     figures = []
     for name, measured in runs.items():
         if name == HELLO:
             continue
-        cpu = median(measured, "cpu_seconds")
+        cpu = fastest(measured, "cpu_seconds")
         figures.append(Figure(BENCH, f"{name} CPU to first answer", cpu, "s", "hello", hello_cpu))
         rss = Figure(BENCH, f"{name} RSS", median(measured, "rss_mb"), "MB", "hello", hello_rss, f"<= {RSS_LIMIT_MB}")
         if rss.met is False:
@@ -227,11 +232,11 @@ def bytecode_figure(count: int) -> Figure:
         runs = rounds(CASES[:2], count, root)
     finally:
         shutil.rmtree(root)
-    hello = median(runs[HELLO], "seconds")
+    hello = fastest(runs[HELLO], "seconds")
     return Figure(
         BENCH,
         "health cold start, bytecode cached",
-        median(runs["health"], "seconds"),
+        fastest(runs["health"], "seconds"),
         "s",
         "hello, bytecode cached",
         hello,
