@@ -96,11 +96,11 @@ def artifact(compiled: bool) -> Path:
     return root
 
 
-def environment() -> dict[str, str]:
+def environment(data_dir: str) -> dict[str, str]:
     drop = ("FUNCTION_TARGET", "K_SERVICE", "PYTHONPYCACHEPREFIX", "PYTHONPATH")
     env = {k: v for k, v in os.environ.items() if k not in drop}
     env.update(
-        DATA_DIR=tempfile.mkdtemp(prefix="cold-"),
+        DATA_DIR=data_dir,
         DISPATCHER="none",
         LOG_LEVEL="WARNING",
         TIER_LIMITS=UNLIMITED,
@@ -141,8 +141,10 @@ def cold(case: Case, root: Path) -> Run:
         "--host",
         "127.0.0.1",
     ]
+    data_dir = tempfile.mkdtemp(prefix="cold-data-")
+    env = environment(data_dir)
     started = time.perf_counter()
-    process = subprocess.Popen(args, cwd=root, env=environment(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(args, cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         while True:
             try:
@@ -160,6 +162,7 @@ def cold(case: Case, root: Path) -> Run:
     finally:
         process.terminate()
         process.wait(10)
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def rounds(cases: list[Case], count: int, root: Path) -> dict[str, list[Run]]:
