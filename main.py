@@ -67,8 +67,11 @@ def __getattr__(name: str) -> Any:
     if name not in MODULES:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     module = f"functions.{MODULES[name]}"
+    # Always through import_module, even when the module is in sys.modules: a module another thread
+    # is still importing is there half made, and import_module waits for it (its import lock).
+    # functions-framework loads this file anew per app, so a lock of ours here would not be shared.
     if module in sys.modules:
-        function = getattr(sys.modules[module], name)
+        function = getattr(import_module(module), name)
     else:
         with _startup_imports():
             function = getattr(import_module(module), name)
