@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from typing import Any
+from typing import IO, Any
 
 import requests
 
@@ -70,10 +70,11 @@ class OpenAICompatProvider(VendorProvider):
             reply = self.http.request("POST", "/images/generations", json=body)
         items = json_body(reply.response).get("data") or []
         item = items[0] if items and isinstance(items[0], dict) else {}
+        data: bytes | IO[bytes]
         if item.get("b64_json"):
             data = decode_base64(item["b64_json"], self.name)
         elif item.get("url"):  # older models; downloaded under safe_fetch's rules
-            data = self.http.download(str(item["url"]))
+            data = self.http.download_file(str(item["url"]))  # streamed to a temporary file, never held whole
         else:
             raise fail(ErrorKind.UNAVAILABLE, self.name, message="The provider returned no image.")
         return MediaOutput(data, "image/png", {"seed": request.seed})  # the router checks what it really is
