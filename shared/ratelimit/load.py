@@ -122,12 +122,22 @@ class LoadMonitor:
         self._lock = threading.Lock()
 
     def snapshot(self) -> LoadSnapshot:
+        """The cached figure while fresh. Once stale, ONE request refreshes it (a store count) while
+        the others keep using the previous figure; before the first figure, they wait for it. Every
+        request refreshing in turn queued them all behind one count each (seconds on Firestore)."""
         now = self._now()
         cached = self._cached
         if cached is not None and now - cached[0] < self._ttl:
             return cached[1]
-        with self._lock:
+        if not self._lock.acquire(blocking=cached is None):
+            return cached[1]  # type: ignore[index] - another request is refreshing it
+        try:
+            cached = self._cached
+            if cached is not None and self._now() - cached[0] < self._ttl:
+                return cached[1]  # refreshed while this request waited for the first figure
             queued, running = self._counts()
             snapshot = combine(queued, running, self.capacity, self._provider_errors(), self._host())
             self._cached = (now, snapshot)
-        return snapshot
+            return snapshot
+        finally:
+            self._lock.release()
