@@ -129,8 +129,10 @@ class LoadMonitor:
         cached = self._cached
         if cached is not None and now - cached[0] < self._ttl:
             return cached[1]
-        if not self._lock.acquire(blocking=cached is None):
-            return cached[1]  # type: ignore[index] - another request is refreshing it
+        if cached is not None and not self._lock.acquire(blocking=False):
+            return cached[1]  # another request is refreshing it
+        if cached is None:
+            self._lock.acquire()
         try:
             cached = self._cached
             if cached is not None and self._now() - cached[0] < self._ttl:
