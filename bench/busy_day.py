@@ -41,7 +41,7 @@ from bench.busy_client import Recorder, Session, new_client, run_day, server_env
 from bench.busy_emulator import EmulatorProbe, emulator_figures  # noqa: E402
 from bench.busy_people import Accounts, DayShape  # noqa: E402
 from bench.busy_proofs import Verdict, judge, table  # noqa: E402
-from bench.busy_report import figures, idle_baseline  # noqa: E402
+from bench.busy_report import figures, idle_baseline, store_comparison  # noqa: E402
 from bench.common import add_json_argument, emit  # noqa: E402
 from tests.e2e.server import DevServer  # noqa: E402
 from tools import auth_emulator  # noqa: E402
@@ -151,9 +151,13 @@ def main() -> None:
     config = server_env(args.render_seconds, args.aging, "<the Auth emulator>")
     print(f"server config: {config}; every other setting its default")
     found: list = []
+    verdicts: dict[str, Verdict] = {}
     with auth_host() as host:
         for store in args.store.split(","):
-            found += one_store(store.strip(), args, host, shape)[1]
+            verdicts[store.strip()], figures_of_store = one_store(store.strip(), args, host, shape)
+            found += figures_of_store
+    if {"sqlite", "firestore"} <= set(verdicts):
+        found += store_comparison(verdicts["firestore"], verdicts["sqlite"])
     emit(found, args.json)
 
 

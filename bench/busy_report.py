@@ -114,3 +114,22 @@ def figures(store: str, v: Verdict, idle: dict[str, dict[str, float]], aging: fl
         out.append(Figure(BENCH, s + f"{route} p50", r["p50"], "ms", *p50_base))
         out.append(Figure(BENCH, s + f"{route} p99", r["p99"], "ms", *p99_base))
     return out
+
+
+def store_comparison(firestore: Verdict, sqlite: Verdict) -> list[Figure]:
+    """Firestore (the emulator) against SQLite in the same run: what the emulator's round trips cost."""
+    s, base = "firestore vs sqlite: ", "sqlite, same day"
+    out = [
+        Figure(BENCH, s + "requests per second, busiest 10 s", firestore.busiest, "req/s", base, sqlite.busiest),
+        Figure(
+            BENCH, s + "jobs finished per second", firestore.jobs_per_second, "jobs/s", base, sqlite.jobs_per_second
+        ),
+    ]
+    for route in ("POST /generate/text-to-image", "POST /generate/text", "GET /jobs/{id}", "POST /events"):
+        fs, sq = firestore.routes.get(route), sqlite.routes.get(route)
+        if fs and sq:
+            out.append(Figure(BENCH, s + f"{route} p50", fs["p50"], "ms", base, sq["p50"]))
+    wait_fs, wait_sq = firestore.queue_wait.get("anonymous"), sqlite.queue_wait.get("anonymous")
+    if wait_fs and wait_sq:
+        out.append(Figure(BENCH, s + "anonymous queue wait p50", wait_fs["p50"], "s", base, wait_sq["p50"]))
+    return out
