@@ -138,10 +138,11 @@ def _queue_wait(jobs: list[JobTrace]) -> dict[str, dict[str, float]]:
     return {tier: {"p50": percentile(w, 0.5), "p99": percentile(w, 0.99), "count": len(w)} for tier, w in waits.items()}
 
 
-def judge(rec: Recorder, aging: float) -> Verdict:
+def _answers(samples: list[Sample]) -> tuple[dict[str, Counter], list[str], Counter, Counter]:
+    """Refusals by caller kind, the 5xx that are not a 503 with Retry-After, those 503s, abusers' statuses."""
     refusals: dict[str, Counter] = {who: Counter() for who in WHO}
     server_errors, busy, abuse = [], Counter(), Counter()
-    for s in rec.samples:
+    for s in samples:
         if s.status in (429, 503):
             refusals[s.who][f"{s.status} {s.error_type}"] += 1
         if s.status == 503 and s.retry_after:
@@ -150,6 +151,11 @@ def judge(rec: Recorder, aging: float) -> Verdict:
             server_errors.append(f"{s.route} ({s.who}): {s.status} {s.error_type}")
         if s.who == "abusive":
             abuse[s.status] += 1
+    return refusals, server_errors, busy, abuse
+
+
+def judge(rec: Recorder, aging: float) -> Verdict:
+    refusals, server_errors, busy, abuse = _answers(rec.samples)
     jobs = list(rec.jobs.values())
     passes = overtakes(jobs, aging)
     donor = [o for o in passes if o.waiting.tier == "donor" and o.passed_by.tier == "anonymous"]

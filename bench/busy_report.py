@@ -96,6 +96,11 @@ def figures(store: str, v: Verdict, idle: dict[str, dict[str, float]], aging: fl
         ),
         Figure(BENCH, s + "abusive requests answered outside the contract", len(v.notes), "", target="<= 0"),
     ]
+    return out + _refusals_and_waits(s, v) + _routes(s, v, idle)
+
+
+def _refusals_and_waits(s: str, v: Verdict) -> list[Figure]:
+    out = []
     for who in WHO:
         for status in (429, 503):
             count = sum(n for key, n in v.refusals[who].items() if key.startswith(str(status)))
@@ -104,6 +109,12 @@ def figures(store: str, v: Verdict, idle: dict[str, dict[str, float]], aging: fl
         wait = v.queue_wait.get(tier)
         if wait:
             out.append(Figure(BENCH, s + f"queue wait p99, {tier}", wait["p99"], "s"))
+    return out
+
+
+def _routes(s: str, v: Verdict, idle: dict[str, dict[str, float]]) -> list[Figure]:
+    """p50 and p99 of each main route, against the same route on the idle server (first)."""
+    out = []
     for route in MAIN_ROUTES:
         r = v.routes.get(route)
         if not r:
