@@ -38,7 +38,6 @@ def server_env(render_seconds: float, aging: float, auth_host: str) -> dict[str,
         "LOCAL_DELAY_SECONDS": str(render_seconds),
         "QUEUE_AGING_SECONDS": str(aging),
         "PROVIDER_CONCURRENCY": "4",  # the one local provider stands in for the vendors' several
-        "ETA_CACHE_SECONDS": "5",  # 300 s: the ETAs would stay the defaults (4-10 s) the whole compressed day
         "TRUSTED_PROXY_HOPS": "1",
         "FIREBASE_AUTH_EMULATOR_HOST": auth_host,
     }
