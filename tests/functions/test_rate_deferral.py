@@ -106,7 +106,9 @@ def test_a_burst_over_our_own_throttle_ends_with_every_job_succeeded(gateway, ru
 
 def test_a_deferred_job_is_claimed_from_its_not_before_and_not_before(gateway, run_job, fakes):
     clock = gateway(STABILITY_MAX_PER_MINUTE="1")
-    first, second = _submit(), _submit(ip="198.51.100.8")
+    first = _submit()
+    clock.advance(1)  # a second apart: two submits at the same instant have no order between them
+    second = _submit(ip="198.51.100.8")
     assert run_job(first)["status"] == "succeeded"
     assert _reserved() == 3  # the second job's reservation, made at submit
     assert run_job(second)["status"] == "queued"
@@ -132,7 +134,10 @@ def test_a_donors_deferred_job_still_goes_before_later_anonymous_jobs(gateway, r
     assert run_job(_submit(ip="198.51.100.9"))["status"] == "succeeded"  # the minute's one start
     donors = _submit(headers=donor.bearer)
     clock.advance(1)
-    later = [_submit(ip=f"198.51.100.{20 + i}") for i in range(2)]
+    later = []
+    for i in range(2):  # a second apart: two submits at the same instant have no order between them
+        later.append(_submit(ip=f"198.51.100.{20 + i}"))
+        clock.advance(1)
     for _ in range(3):  # each is claimed, finds no rate slot, and goes back in its place
         assert run_job(donors)["status"] == "queued"
     assert _job(donors, donor.bearer)["position"] == 0 and [_job(i)["position"] for i in later] == [1, 2]
