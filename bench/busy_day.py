@@ -13,8 +13,9 @@ The real limits stay (TIER_LIMITS, TEXT_TIER_LIMITS, GRACE_REQUESTS, EVENTS_PER_
 rule, MAX_QUEUE_DEPTH, QUEUE_CAPACITY); only time is compressed: the local provider sleeps
 ``--render-seconds`` (LOCAL_DELAY_SECONDS) per job instead of a vendor's 4-60 s, and
 QUEUE_AGING_SECONDS is ``--aging`` instead of 60, so the aging bound stands to the queue's waits
-as in production. TRUSTED_PROXY_HOPS=1: each visitor's address arrives in X-Forwarded-For, as
-behind Google's front end. Prints throughput, p50/p99 per route (against the same route on the
+as in production; PROVIDER_CONCURRENCY=4 (the one local provider stands in for several vendors).
+TRUSTED_PROXY_HOPS=1: each visitor's address arrives in X-Forwarded-For, as behind Google's front end.
+Prints throughput, p50/p99 per route (against the same route on the
 idle server, measured first), 429s and 503s by tier, and the proofs (bench/busy_proofs.py).
 With Firestore, also what the emulator bounds: its write ceiling and its op latency during the day.
 
