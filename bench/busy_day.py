@@ -137,7 +137,7 @@ def _nothing() -> Iterator[None]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="100 visitors in a 30 s day (about 90 s in all)")
-    parser.add_argument("--store", default="sqlite", help="sqlite, firestore, or both: sqlite,firestore")
+    parser.add_argument("--store", default=None, help="sqlite, firestore, or both (the default; --quick: sqlite)")
     parser.add_argument("--visitors", type=int, default=500)
     parser.add_argument("--day-seconds", type=float, default=150.0)
     parser.add_argument("--render-seconds", type=float, default=0.2, help="LOCAL_DELAY_SECONDS")
@@ -148,6 +148,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.visitors, args.day_seconds = min(args.visitors, 100), min(args.day_seconds, 30.0)
+    if args.store is None:  # a full run does the day on both stores, Firestore's figures against SQLite's
+        args.store = "sqlite" if args.quick else "sqlite,firestore"
     shape = DayShape(visitors=args.visitors, day_seconds=args.day_seconds, seed=args.seed)
     config = server_env(args.render_seconds, args.aging, "<the Auth emulator>")
     print(f"server config: {config}; every other setting its default")
