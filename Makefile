@@ -51,8 +51,8 @@ lint: $(VENV)/.dev
 
 # Every benchmark in bench/, one after another, into bench/RESULTS.md (README, Benchmarks); not part of make test.
 # make bench QUICK=1 (about a minute per script), make bench ONLY=submit,limiter (a subset).
-bench: $(VENV)/.dev  ## run the benchmarks and write bench/RESULTS.md (QUICK=1 for short runs, ONLY=a,b for a subset)
-	$(PY) bench/run.py $(if $(QUICK),--quick) $(if $(ONLY),--only $(ONLY))
+bench: $(VENV)/.dev  ## run the benchmarks and write bench/RESULTS.md (QUICK=1 short runs, ONLY=a,b a subset, KEEP=1 keeps the others' last results)
+	$(PY) bench/run.py $(if $(QUICK),--quick) $(if $(ONLY),--only $(ONLY)) $(if $(KEEP),--keep)
 
 LOCKS := requirements.txt requirements-dev.txt package-lock.json
 

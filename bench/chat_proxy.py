@@ -36,7 +36,8 @@ BIN = Path(sys.executable).parent
 BODY = {"messages": [{"role": "user", "content": "Say something short."}], "max_tokens": 16}
 
 
-def wrk_rate(url: str, body: dict, seconds: float) -> float | None:
+def wrk_run(url: str, body: dict, seconds: float) -> tuple[float, int] | None:
+    """``wrk`` with 8 connections: (requests per second, requests answered), or None without wrk."""
     if not shutil.which("wrk"):
         return None
     script = Path(tempfile.mkdtemp()) / "post.lua"
@@ -50,7 +51,13 @@ def wrk_rate(url: str, body: dict, seconds: float) -> float | None:
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     if non2xx:
         raise RuntimeError(f"{non2xx.group(1)} failed answers from {url}")
-    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    return rate, int(re.search(r"(\d+) requests in", out).group(1))
+
+
+def wrk_rate(url: str, body: dict, seconds: float) -> float | None:
+    run = wrk_run(url, body, seconds)
+    return run[0] if run else None
 
 
 # route -> (functions-framework target, path, request body)
@@ -88,14 +95,24 @@ def cpu_seconds(pid: int) -> float:
 
 
 def measure(gateway: subprocess.Popen, url: str, body: dict, args: argparse.Namespace) -> dict[str, float]:
+    """p50/p99 one at a time, then throughput with 8 connections; CPU per request over both runs
+    (thousands of requests: /proc's CPU times tick every 10 ms)."""
+
     def proxied(session):
         response = session.post(url, json=body)
         assert response.status_code == 200, response.text
 
     before = cpu_seconds(gateway.pid)
     figures = latency(proxied, args.count)
-    figures["cpu_ms"] = (cpu_seconds(gateway.pid) - before) * 1000 / (args.count + min(50, args.count))
-    figures["rate"] = wrk_rate(url, body, args.seconds) or throughput(proxied, args.seconds, 8)
+    served = args.count + min(50, args.count)
+    run = wrk_run(url, body, args.seconds)
+    if run is None:
+        figures["rate"] = throughput(proxied, args.seconds, 8)
+        served += int(figures["rate"] * args.seconds)
+    else:
+        figures["rate"] = run[0]
+        served += run[1]
+    figures["cpu_ms"] = (cpu_seconds(gateway.pid) - before) * 1000 / served
     return figures
 
 

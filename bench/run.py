@@ -23,7 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
@@ -298,6 +298,33 @@ def run_script(name: str, quick: bool, timeout: float, work: Path) -> Outcome:
     return Outcome(name, OK, figures, seconds)
 
 
+# --- the results kept beside RESULTS.md ----------------------------------------------------
+
+
+def save(outcomes: list[Outcome], info: dict[str, str], quick: bool, path: Path) -> None:
+    """The run as JSON beside the Markdown, so a later ``--keep`` run can re-run one script only."""
+    runs = [{**asdict(o), "date": info["date"], "quick": quick} for o in outcomes]
+    path.write_text(json.dumps({"machine": info, "outcomes": runs}, indent=1) + "\n")
+
+
+def kept(outcomes: list[Outcome], path: Path, info: dict[str, str]) -> list[Outcome]:
+    """This run's outcomes, and the saved ones of the scripts it did not run, in ``SCRIPTS`` order."""
+    try:
+        saved = json.loads(path.read_text())["outcomes"]
+    except (OSError, ValueError, KeyError):
+        return outcomes
+    ran = {o.script for o in outcomes}
+    merged = {o.script: o for o in outcomes}
+    for run in saved:
+        if run["script"] not in ran and run["script"] in SCRIPTS:
+            note = f"Kept from the run of {run['date']}" + (" (quick)" if run.get("quick") else "") + "."
+            detail = " ".join(x for x in (note, run.get("detail", "")) if x)
+            merged[run["script"]] = Outcome(run["script"], run["status"], run["figures"], run["seconds"], detail)
+            earlier = info.get("kept from an earlier run", "")
+            info["kept from an earlier run"] = f"{earlier}, {run['script']}" if earlier else run["script"]
+    return [merged[name] for name in SCRIPTS if name in merged]
+
+
 # --- the command ---------------------------------------------------------------------------
 
 
@@ -307,6 +334,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--only", default="", help=f"comma-separated subset of: {','.join(SCRIPTS)}")
     parser.add_argument("--timeout", type=float, help="seconds per script (default 300 quick, 1200 full)")
     parser.add_argument("--out", type=Path, default=BENCH / "RESULTS.md", help="where the Markdown goes")
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the saved results (the .json beside --out) of scripts not run now"
+    )
     args = parser.parse_args(argv)
     chosen = [n.strip().removesuffix(".py") for n in args.only.split(",") if n.strip()]
     unknown = sorted(set(chosen) - set(SCRIPTS))
@@ -328,6 +358,9 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"=== {name}: {outcome.status}" + (f" ({outcome.detail})" if outcome.detail else ""), flush=True)
             outcomes.append(outcome)
     info["load average (1/5/15 min) after"] = load()
+    if args.keep:
+        outcomes = kept(outcomes, args.out.with_suffix(".json"), info)
+    save(outcomes, info, args.quick, args.out.with_suffix(".json"))
     args.out.write_text(render(outcomes, info, args.quick))
     print(f"\n=== summary (written to {args.out})")
     print("\n".join(summary_lines(outcomes)))

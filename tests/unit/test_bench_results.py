@@ -113,3 +113,20 @@ def test_only_picks_a_subset_in_the_fixed_order_and_refuses_an_unknown_name(run,
     with pytest.raises(SystemExit):
         run.parse(["--only", "nope"])
     assert "unknown benchmark(s) nope" in capsys.readouterr().err
+
+
+def test_keep_reruns_one_script_and_keeps_the_saved_results_of_the_others(run, figure, tmp_path):
+    saved = tmp_path / "RESULTS.json"
+    first = outcomes(run, figure)
+    run.save(first, dict(MACHINE), False, saved)
+    again = [run.Outcome("cleanup", run.OK, [figure("deletes/s", 9000.0, unit="/s")], seconds=5.0)]
+    info = dict(MACHINE, date="2026-12-02 04:00 UTC")
+    merged = run.kept(again, saved, info)
+    assert [o.script for o in merged] == ["limiter", "cleanup", "memory", "eta"]  # the fixed order of SCRIPTS
+    cleanup = next(o for o in merged if o.script == "cleanup")
+    assert cleanup.status == run.OK and cleanup.figures[0]["name"] == "deletes/s"  # this run's, not the saved crash
+    limiter = next(o for o in merged if o.script == "limiter")
+    assert limiter.figures == first[0].figures
+    assert limiter.detail.startswith("Kept from the run of 2026-12-01 03:00 UTC.")
+    assert info["kept from an earlier run"] == "limiter, memory, eta"
+    assert run.kept(again, tmp_path / "none.json", dict(MACHINE)) == again  # nothing saved: this run alone
