@@ -23,8 +23,8 @@ import requests
 import urllib3
 from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
+from urllib3.exceptions import ClosedPoolError, NewConnectionError
 from urllib3.exceptions import HTTPError as Urllib3Error
-from urllib3.exceptions import NewConnectionError
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
 from urllib3.util import parse_url
 
@@ -84,18 +84,20 @@ class OriginTransport:
         path = parts.path or "/"
         if parts.query:
             path = f"{path}?{parts.query}"
-        return pool.urlopen(
-            method,
-            path,
-            body=body,
-            headers=headers,
-            redirect=False,
-            assert_same_host=False,
-            retries=False,  # VendorHttp retries, with its own backoff and key rotation
-            timeout=urllib3.Timeout(connect=timeout[0], read=timeout[1]),
-            preload_content=not stream,
-            decode_content=True,
-        )
+        options: dict[str, Any] = {
+            "body": body,
+            "headers": headers,
+            "redirect": False,
+            "assert_same_host": False,
+            "retries": False,  # VendorHttp retries, with its own backoff and key rotation
+            "timeout": urllib3.Timeout(connect=timeout[0], read=timeout[1]),
+            "preload_content": not stream,
+            "decode_content": True,
+        }
+        try:
+            return pool.urlopen(method, path, **options)
+        except ClosedPoolError:  # the session was closed (its pools with it): take the adapter's new one
+            return self._connect(url).urlopen(method, path, **options)
 
     def _connect(self, url: str) -> Any:
         adapter = self.session.get_adapter(url)

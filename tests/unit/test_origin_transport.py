@@ -98,3 +98,11 @@ def test_steps_aside_for_a_proxy_or_a_transport_of_its_own(base):
     scripted = requests.Session()
     scripted.mount("http://", ScriptedTransport())
     assert not OriginTransport(scripted).usable(f"{base}/echo")
+
+
+def test_a_closed_session_pool_is_replaced_not_failed_forever(base):
+    session = plain_session(base)
+    transport = OriginTransport(session)
+    assert transport.send("GET", f"{base}/gzip", {}, None, (5, 5), False).status_code == 200
+    session.close()  # closes the adapter's pools, the one the transport keeps among them
+    assert transport.send("GET", f"{base}/gzip", {}, None, (5, 5), False).json() == {"zipped": True}
