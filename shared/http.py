@@ -173,6 +173,8 @@ class Api:
             raise errors.NotFound() from None
         route = self.routes[index]
         call = Call(request=request, request_id=rid, settings=settings, params=params)
+        if route.guard is not None:
+            route.guard(call)  # the credential first: a caller without it learns nothing of the body's rules
         try:
             if route.body_kind == "json":
                 call.body = _validate(route.body, _read_json(request, settings.max_json_bytes))

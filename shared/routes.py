@@ -7,13 +7,14 @@ defaults below are what the HTTP edge itself answers; a declaration adds what it
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel
 
 if TYPE_CHECKING:
-    from shared.http import Handler
+    from shared.http import Call, Handler
 
 BodyKind = Literal["json", "multipart", "none"]
 
@@ -45,6 +46,7 @@ class Route:
     query: type[BaseModel] | None = None  # the query parameters the handler reads
     events: tuple[Event, ...] = ()  # a text/event-stream answer's events
     error_answer: type[BaseModel] | None = None  # the error body; None: shared.models.ErrorEnvelope
+    guard: Callable[[Call], None] | None = None  # checked before the body is read (a credential: 401 before any 422)
 
 
 def error_statuses(method: str, body_kind: BodyKind, extra: tuple[int, ...], invalid: int = 422) -> tuple[int, ...]:
@@ -102,6 +104,7 @@ def post(
     events: tuple[Event, ...] = (),
     error_answer: type[BaseModel] | None = None,
     invalid: int = 422,
+    guard: Callable[[Call], None] | None = None,
 ) -> Route:
     kind: BodyKind = body_kind if body else "none"
     return Route(
@@ -121,6 +124,7 @@ def post(
         security=security,
         events=events,
         error_answer=error_answer,
+        guard=guard,
     )
 
 

@@ -20,7 +20,6 @@ def _authorize(call: http.Call) -> None:
 
 
 def _run_job(call: http.Call) -> http.Reply:
-    _authorize(call)
     from shared.jobs.dispatcher import worker_id
 
     body: RunJobRequest = call.body
@@ -49,6 +48,7 @@ api = http.Api(
             tag="ops",
             errors=(401, 503),
             security=("tasksToken", "tasksTokenHeader"),
+            guard=_authorize,  # before the body: 401 without the token, whatever the body
         )
     ],
     wiring.settings,

@@ -58,6 +58,9 @@ def test_worker_needs_the_task_token(client):
     for headers in ({}, {"Authorization": "Bearer wrong"}):
         response = worker.post("/api/v1/tasks/run-job", json={"job_id": job_id}, headers=headers)
         assert response.status_code == 401 and response.get_json()["error_type"] == "unauthorized"
+    for junk in ({"data": "{not json", "content_type": "application/json"}, {"json": {"job_id": 1, "x": 2}}):
+        refused = worker.post("/api/v1/tasks/run-job", **junk)  # the token first: nothing about the body
+        assert refused.status_code == 401 and refused.get_json()["error_type"] == "unauthorized"
     headers = {"Authorization": f"Bearer {TASKS_TOKEN}"}
     token = worker.post("/api/v1/tasks/run-job", json={"job_id": "nope-nope-nope"}, headers=headers)
     assert token.status_code == 200 and token.get_json()["job_id"] == job_id, "a task is a token for the best job"
