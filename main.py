@@ -16,7 +16,7 @@ from __future__ import annotations
 import gc
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from importlib import import_module
 from typing import Any
 
@@ -70,11 +70,8 @@ def __getattr__(name: str) -> Any:
     # Always through import_module, even when the module is in sys.modules: a module another thread
     # is still importing is there half made, and import_module waits for it (its import lock).
     # functions-framework loads this file anew per app, so a lock of ours here would not be shared.
-    if module in sys.modules:
+    with nullcontext() if module in sys.modules else _startup_imports():
         function = getattr(import_module(module), name)
-    else:
-        with _startup_imports():
-            function = getattr(import_module(module), name)
     globals()[name] = function
     return function
 

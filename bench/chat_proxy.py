@@ -55,11 +55,6 @@ def wrk_run(url: str, body: dict, seconds: float) -> tuple[float, int] | None:
     return rate, int(re.search(r"(\d+) requests in", out).group(1))
 
 
-def wrk_rate(url: str, body: dict, seconds: float) -> float | None:
-    run = wrk_run(url, body, seconds)
-    return run[0] if run else None
-
-
 # route -> (functions-framework target, path, request body)
 ROUTES = {
     "text": ("generate_text", "/api/v1/generate/text", BODY),
@@ -320,7 +315,8 @@ def main() -> None:
             session.post(direct_url, json=direct_body).raise_for_status()
 
         figures_direct = latency(direct, args.count)
-        figures_direct["rate"] = wrk_rate(direct_url, direct_body, args.seconds) or throughput(direct, args.seconds, 8)
+        direct_run = wrk_run(direct_url, direct_body, args.seconds)
+        figures_direct["rate"] = direct_run[0] if direct_run else throughput(direct, args.seconds, 8)
         floor = hello_floor(args)
         measured: dict[str, dict[str, float]] = {}
         today: dict[str, dict[str, float]] = {}

@@ -25,8 +25,6 @@ Run: .venv/bin/python bench/store_ops.py [--quick] [--json PATH] [--generations 
 from __future__ import annotations
 
 import argparse
-import base64
-import json
 import os
 import sys
 import tempfile
@@ -44,12 +42,12 @@ from werkzeug.test import Client  # noqa: E402
 from bench.analytics_ops import AnalyticsShare  # noqa: E402
 from bench.common import Figure, add_json_argument, emit  # noqa: E402
 from shared import wiring  # noqa: E402
-from shared.firebase import EMULATOR_PROJECT  # noqa: E402
 from shared.jobs.eta import poll_after  # noqa: E402
 from shared.ratelimit.bucket import Policy  # noqa: E402
 from shared.services.analytics import AnalyticsService  # noqa: E402
 from shared.stores.factory import open_firestore  # noqa: E402
 from shared.stores.firestore.db import OpCount, OpCounter  # noqa: E402
+from tests.helpers import emulator_id_token  # noqa: E402
 
 BENCH = "store_ops"
 TOKEN = "bench-task-token-0123456789"
@@ -104,27 +102,6 @@ def _gateway(env: dict[str, str]) -> tuple[Client, OpCounter]:
     ops = wiring.gateway().stores.ops
     assert ops is not None
     return client, ops
-
-
-def signed_in(uid: str) -> dict[str, str]:
-    """An ID token as the Auth emulator issues them (unsigned: accepted only with the emulator set)."""
-
-    def part(data: dict) -> str:
-        return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
-
-    now = int(time.time())
-    claims = {
-        "iss": f"https://securetoken.google.com/{EMULATOR_PROJECT}",
-        "aud": EMULATOR_PROJECT,
-        "auth_time": now,
-        "user_id": uid,
-        "sub": uid,
-        "iat": now,
-        "exp": now + 3600,
-        "email": f"{uid}@example.com",
-        "firebase": {"identities": {}, "sign_in_provider": "password"},
-    }
-    return {"Authorization": f"Bearer {part({'alg': 'none', 'typ': 'JWT'})}.{part(claims)}."}
 
 
 @contextmanager
@@ -226,7 +203,7 @@ def text_requests(env: dict[str, str], fakes: dict, count: int) -> dict[str, tup
         (paid, [("paid miss", count, "a paid question"), ("paid hit", count, "a paid question")]),  # hit: again
     ):
         client, ops = _gateway(settings)
-        headers = signed_in("bench-text")
+        headers = emulator_id_token("bench-text")
 
         def ask(prompt: str, client: Client = client, headers: dict[str, str] = headers) -> None:
             answer = client.post(TEXT, json={"prompt": prompt, "max_tokens": 64}, headers=headers)
@@ -263,7 +240,7 @@ def capped_generations(env: dict[str, str], fakes: dict, count: int, cap: bool) 
     if cap:
         settings["BUDGET_USER_MONTHLY_UNITS"] = "registered=1000000"
     client, ops = _gateway(settings)
-    headers = signed_in("bench-capped")
+    headers = emulator_id_token("bench-capped")
     total = OpCount()
     for index in range(count + 1):
         with ops.track() as tally:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import io
+import json
 import socket
+import time
 
 from PIL import Image
 
@@ -25,3 +28,26 @@ def decompression_bomb() -> bytes:
     out = io.BytesIO()
     Image.new("1", (30000, 30000)).save(out, format="PNG", optimize=True)
     return out.getvalue()
+
+
+def emulator_id_token(uid: str) -> dict[str, str]:
+    """Bearer headers with an ID token as the Auth emulator issues them: unsigned, so accepted only
+    while FIREBASE_AUTH_EMULATOR_HOST is set (``shared.firebase``), without a round trip to it."""
+    from shared.firebase import EMULATOR_PROJECT
+
+    def part(data: dict) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+    now = int(time.time())
+    claims = {
+        "iss": f"https://securetoken.google.com/{EMULATOR_PROJECT}",
+        "aud": EMULATOR_PROJECT,
+        "auth_time": now,
+        "user_id": uid,
+        "sub": uid,
+        "iat": now,
+        "exp": now + 3600,
+        "email": f"{uid}@example.com",
+        "firebase": {"identities": {}, "sign_in_provider": "password"},
+    }
+    return {"Authorization": f"Bearer {part({'alg': 'none', 'typ': 'JWT'})}.{part(claims)}."}

@@ -9,17 +9,13 @@ at the real pace.
 
 from __future__ import annotations
 
-import base64
-import json
 import os
-import time
 from collections.abc import Callable, Iterator
 
 import pytest
 
 from shared import wiring
 from shared.config import Settings
-from shared.firebase import EMULATOR_PROJECT
 from shared.stores.firestore.db import OpCount
 from tests.conftest import TASKS_TOKEN, function_client
 from tests.fakes.clock import FakeClock
@@ -28,6 +24,7 @@ from tests.fakes.pipeline import serve
 from tests.fakes.server import FakeVendor
 from tests.fakes.stability import StabilityFake
 from tests.firestore_emulator import FirestoreEmulator
+from tests.helpers import emulator_id_token
 
 pytestmark = pytest.mark.slow
 T2I, TEXT = "/api/v1/generate/text-to-image", "/api/v1/generate/text"
@@ -71,26 +68,6 @@ def gateway(
     wiring.reset()
     for project in projects:
         firestore_emulator.reset(project)
-
-
-def _signed_in(uid: str) -> dict[str, str]:
-    """An ID token as the Auth emulator issues them: unsigned, accepted only in emulator mode."""
-
-    def part(data: dict) -> str:
-        return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
-
-    now = int(time.time())
-    claims = {
-        "iss": f"https://securetoken.google.com/{EMULATOR_PROJECT}",
-        "aud": EMULATOR_PROJECT,
-        "auth_time": now,
-        "sub": uid,
-        "user_id": uid,
-        "iat": now,
-        "exp": now + 3600,
-        "firebase": {"identities": {}, "sign_in_provider": "password"},
-    }
-    return {"Authorization": f"Bearer {part({'alg': 'none', 'typ': 'JWT'})}.{part(claims)}."}
 
 
 def _cost(action: Callable[[], object]) -> tuple[object, tuple[int, int]]:
@@ -141,7 +118,7 @@ def test_a_new_visitors_generation_is_four_writes_and_analytics_and_at_most_five
 
 def test_a_text_request_is_one_read_and_two_writes_on_a_free_route(gateway):
     gateway(ROUTE_TEXT="local")
-    headers = _signed_in("text-free")
+    headers = emulator_id_token("text-free")
     client = function_client("generate_text")
 
     def ask(prompt: str) -> None:
@@ -156,7 +133,7 @@ def test_a_text_request_is_one_read_and_two_writes_on_a_free_route(gateway):
 
 def test_a_paid_text_request_reads_the_cache_and_a_miss_writes_the_entry(gateway):
     gateway(ROUTE_TEXT="openai,local")
-    headers = _signed_in("text-paid")
+    headers = emulator_id_token("text-paid")
     client = function_client("generate_text")
 
     def ask(prompt: str) -> None:
@@ -173,7 +150,7 @@ def test_a_users_monthly_cap_adds_one_read_and_one_write_to_a_generation(gateway
     costs: dict[bool, OpCount] = {}
     for cap in (False, True):
         gateway(ROUTE_TEXT_TO_IMAGE="stability", **({"BUDGET_USER_MONTHLY_UNITS": "registered=1000"} if cap else {}))
-        headers = _signed_in(f"capped-{cap}")
+        headers = emulator_id_token(f"capped-{cap}")
         _run(_submit("198.51.100.7", headers)["job_id"])  # the user's record made, keys looked up
         ops = wiring.gateway().stores.ops
         assert ops is not None
